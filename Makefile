@@ -1,0 +1,58 @@
+# Two commands do everything on a fresh machine (Python 3.11):
+#   make book   install, then build the HTML book into _build/html (notebooks executed)
+#   make test   install, then unit tests, nbval over every notebook, the -W book build, browser checks
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export GAN_LESSONS_PROFILE ?= quick
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+
+.PHONY: install book test unit nbval build-book browser browser-deps student-edition benchmarks clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=64"
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# The HTML book. Progress bars are switched off so the static pages hold no live widgets.
+book: install
+	GAN_LESSONS_PROGRESS=0 $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "Book built: $(CURDIR)/_build/html/index.html"
+
+build-book: book
+
+test: install browser-deps
+	$(MAKE) unit
+	$(MAKE) nbval
+	$(MAKE) book
+	$(MAKE) browser
+
+unit:
+	$(PY) -m pytest tests -m "not browser" --durations=10
+
+nbval:
+	GAN_LESSONS_PROGRESS=0 $(PY) -m pytest --nbval-lax --nbval-current-env $(NOTEBOOKS)
+
+browser:
+	$(PY) -m pytest tests -m browser
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+student-edition: install
+	$(PY) -m gan_lessons student-edition _build/student
+
+benchmarks: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,365 @@
+"""Remedies for mode collapse, and the study that compares them on 2D mixtures, over many seeds at once.
+
+Book: chapter "Mode collapse on 2D Gaussian mixtures". Every method trains through the one trainer,
+:class:`gan_lessons.train.GANTrainer`; a method is an :class:`~gan_lessons.train.Objective` plus a
+discriminator, both written for the ensemble layout of :mod:`gan_lessons.ensemble` (``[batch, members, dim]``):
+
+* ``minimax`` / ``ns``: the original game, saturating or non-saturating generator (Goodfellow et al. 2014);
+* ``unrolled``: G's loss is taken against D unrolled k gradient steps ahead (:class:`UnrolledObjective`,
+  Metz et al. 2017);
+* ``pacgan`` (``pacgan3`` ...): D judges m packed samples at once (:class:`PackedDiscriminator`, Lin et al. 2018);
+* ``mbstd``: D sees the minibatch standard deviation as an extra feature (:class:`MinibatchStdDiscriminator`,
+  Karras et al. 2018, a simple form of minibatch discrimination, Salimans et al. 2016);
+* ``wgan-gp``: Wasserstein critic with a per-member gradient penalty (:class:`EnsembleWassersteinGP`);
+* ``hinge-sn``: hinge loss with a spectrally normalised D (Miyato et al. 2018).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from . import losses
+from .data import GaussianMixture, TensorSampler
+from .ensemble import EnsembleDiscriminator, EnsembleGenerator, EnsembleMLP, EnsembleLinear, \
+    EnsembleSampler, ensemble_noise
+from .metrics import mode_collapse_metrics
+from .runtime import seed_everything
+from .train import GANTrainer, HingeObjective, JSObjective, Objective, TrainConfig
+
+__all__ = [
+    "METHODS",
+    "NetSpec",
+    "UnrolledObjective",
+    "EnsembleWassersteinGP",
+    "ensemble_gradient_penalty",
+    "PackedDiscriminator",
+    "MinibatchStdDiscriminator",
+    "minibatch_stddev",
+    "build_method",
+    "MethodRun",
+    "train_method",
+    "summarise",
+]
+
+METHODS = ("minimax", "ns", "unrolled", "pacgan", "mbstd", "wgan-gp", "hinge-sn")
+
+
+# -- objectives ---------------------------------------------------------------------------------------
+@dataclass
+class UnrolledObjective(Objective):
+    """Unrolled GAN (Metz et al. 2017): G descends L_G(theta_G, theta_D^K), D unrolled K steps ahead.
+
+    theta_D^0 = theta_D,  theta_D^{k+1} = theta_D^k - eta * grad_{theta_D} L_D(theta_D^k, theta_G)
+    (plain gradient steps on the same real batch and fakes), with the graph kept (``create_graph``) so the
+    gradient reaches G through every unrolled step: G sees how D *would react* to its move. D itself is
+    updated as usual with the base objective's loss. Metz et al. unroll with Adam and fresh batches; SGD
+    steps on one batch keep the surrogate simple. In the ensemble layout ``[batch, members, dim]`` the
+    mean loss is multiplied by members, so each member's unrolled step is its own (see ensemble docs).
+    """
+
+    base: Objective = field(default_factory=JSObjective)  # the loss pair being unrolled (NS by default)
+    steps: int = 5  # K, unrolling steps (5 in VEEGAN's comparison)
+    lr: float = 0.5  # eta of the unrolled SGD steps
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise ValueError(f"steps must be an integer >= 0, got {self.steps!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not isinstance(self.base, Objective):
+            raise TypeError(f"base must be an Objective (e.g. train.JSObjective()), got {type(self.base).__name__}")
+        self.probabilities = self.base.probabilities
+
+    def discriminator_loss(self, D, real, fake, rng):
+        return self.base.discriminator_loss(D, real, fake, rng)
+
+    def generator_loss(self, D, fake, real):
+        if not isinstance(D, nn.Module):
+            raise TypeError("UnrolledObjective needs the discriminator module itself (no conditioning labels)")
+        names = [n for n, _ in D.named_parameters()]
+        params = [p.detach().requires_grad_(True) for _, p in D.named_parameters()]
+        scale = real.shape[1] if real.dim() == 3 else 1  # ensemble: per-member losses, not their mean
+
+        def unrolled(ps: Sequence[Tensor]) -> Callable[[Tensor], Tensor]:
+            return lambda x: functional_call(D, dict(zip(names, ps)), (x,))
+
+        for _ in range(self.steps):
+            loss_d, _, _ = self.base.discriminator_loss(unrolled(params), real, fake, None)
+            grads = torch.autograd.grad(loss_d * scale, params, create_graph=True)
+            params = [p - self.lr * g for p, g in zip(params, grads)]
+        return self.base.generator_loss(unrolled(params), fake, real)
+
+
+@dataclass
+class EnsembleWassersteinGP(Objective):
+    """WGAN-GP for ensembles: L_D = E[D(G(z))] - E[D(x)] + lambda * GP, L_G = -E[D(G(z))].
+
+    GP is :func:`ensemble_gradient_penalty`: the gradient norm is taken per member, so members do not mix
+    (``losses.wasserstein_gradient_penalty`` would take one norm over all members of a sample).
+    """
+
+    gp_weight: float = 10.0  # lambda (Gulrajani et al. 2017)
+    probabilities = False
+
+    def discriminator_loss(self, D, real, fake, rng):
+        real_out, fake_out = D(real), D(fake)
+        loss = losses.wasserstein_critic_loss(real_out, fake_out)
+        if self.gp_weight > 0:
+            loss = loss + self.gp_weight * ensemble_gradient_penalty(D, real, fake, generator=rng)
+        return loss, real_out, fake_out
+
+    def generator_loss(self, D, fake, real):
+        return losses.wasserstein_generator_loss(D(fake))
+
+
+def ensemble_gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+                              eps: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    """GP = mean over samples i and members m of (|grad_x D_m(x_hat_im)|_2 - 1)^2.
+
+    x_hat_im = eps_im x_im + (1 - eps_im) x~_im, eps_im ~ U[0, 1] (or given, shape [batch, members]);
+    real, fake: [batch, members, dim]; the norm is over ``dim`` only.
+    """
+    if not (isinstance(real, Tensor) and isinstance(fake, Tensor)) or real.shape != fake.shape or real.dim() != 3:
+        raise ValueError("real and fake must be ensemble tensors of one shape [batch, members, dim], got "
+                         f"{getattr(real, 'shape', real)} and {getattr(fake, 'shape', fake)}")
+    if eps is None:
+        eps = torch.rand(real.shape[:2], generator=generator).to(real.device, real.dtype)
+    if eps.shape != real.shape[:2]:
+        raise ValueError(f"eps must have shape [batch, members] = {list(real.shape[:2])}, got {list(eps.shape)}")
+    e = eps.unsqueeze(2)  # [batch, members, 1]
+    x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return ((grad.norm(2, dim=2) - 1) ** 2).mean()
+
+
+# -- discriminators that see more than one sample --------------------------------------------------------
+class PackedDiscriminator(nn.Module):
+    """PacGAN (Lin et al. 2018): D judges ``pack`` samples at once, concatenated into one input.
+
+    x [batch, members, dim] -> packs [batch / pack, members, pack * dim] (consecutive samples of one member,
+    all real or all fake) -> logits [batch / pack, members]. A collapsed generator gives packs of
+    near-identical points, which real packs almost never are, so D can penalise the lack of diversity.
+    """
+
+    def __init__(self, core: nn.Module, pack: int = 2) -> None:
+        super().__init__()
+        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
+            raise ValueError(f"pack must be an integer >= 1, got {pack!r}")
+        self.core, self.pack = core, pack
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.shape[0] % self.pack:
+            raise ValueError(f"x must be [batch, members, dim] with batch divisible by pack={self.pack}, "
+                             f"got {tuple(x.shape)}: choose a batch size that is a multiple of the pack size")
+        b, m, d = x.shape
+        packs = x.reshape(b // self.pack, self.pack, m, d).transpose(1, 2).reshape(b // self.pack, m, -1)
+        return self.core(packs)  # [batch / pack, members]
+
+
+def minibatch_stddev(h: Tensor) -> Tensor:
+    """Karras et al. 2018: s_m = mean over features f of std over the batch of h[:, m, f] (biased, +1e-8).
+
+    h: [batch, members, features] -> [batch, members, features + 1], s_m appended to every sample of member m.
+    """
+    if h.dim() != 3 or h.shape[0] < 2:
+        raise ValueError(f"h must be [batch >= 2, members, features], got {tuple(h.shape)}")
+    s = (h.var(0, unbiased=False, keepdim=True) + 1e-8).sqrt().mean(2, keepdim=True)  # [1, members, 1]
+    return torch.cat([h, s.expand(h.shape[0], -1, -1)], dim=2)
+
+
+class MinibatchStdDiscriminator(nn.Module):
+    """D = head(concat(body(x), minibatch_stddev(body(x)))): body is an MLP with hidden outputs.
+
+    x [batch, members, dim] -> logits [batch, members]. The extra feature is the average spread of the
+    batch's features: a collapsed batch has a small one, and D learns to spot it.
+    """
+
+    def __init__(self, members: int, data_dim: int = 2, hidden: int = 128, depth: int = 2,
+                 activation: str = "leaky_relu", **kw) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1 for a minibatch-stddev discriminator, got {depth!r}")
+        self.body = EnsembleMLP(members, data_dim, hidden, hidden, depth - 1, activation, **kw)
+        self.head = nn.ModuleList([EnsembleLinear(members, hidden + 1, hidden),
+                                   EnsembleLinear(members, hidden, 1)])
+        self.slope = 0.2
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.nn.functional.leaky_relu(self.body(x), self.slope)  # [batch, members, hidden]
+        h = minibatch_stddev(h).transpose(0, 1)  # [members, batch, hidden + 1]
+        h = torch.nn.functional.leaky_relu(self.head[0](h), self.slope)
+        return self.head[1](h).squeeze(2).transpose(0, 1)  # [batch, members]
+
+
+# -- building and running the comparison --------------------------------------------------------------
+@dataclass(frozen=True)
+class NetSpec:
+    """Sizes of the networks of one comparison (every method gets the same G and D body)."""
+
+    latent_dim: int = 2  # z ~ N(0, I_latent)
+    g_hidden: int = 128  # generator width
+    g_depth: int = 2  # generator hidden layers
+    g_norm: str | None = None  # None | 'batch' (PacGAN's protocol uses batch norm in G)
+    d_hidden: int = 128  # discriminator width
+    d_depth: int = 2  # discriminator hidden layers
+    d_activation: str = "leaky_relu"  # leaky_relu | relu | maxout
+    pieces: int = 5  # maxout pieces (only with d_activation='maxout')
+    init_std: float | None = None  # None: nn.Linear's init; else N(0, init_std^2) weights (PacGAN: 0.02)
+    unroll_steps: int = 5  # K for the unrolled GAN
+    unroll_lr: float = 0.5  # eta for the unrolled GAN's surrogate steps
+
+
+def build_method(method: str, members: int, net: NetSpec = NetSpec(), data_dim: int = 2
+                 ) -> tuple[nn.Module, nn.Module, Objective, dict]:
+    """(G, D, objective, TrainConfig overrides) for one method of :data:`METHODS` (or ``pacganM``)."""
+    pack = _pack_size(method)
+    if method not in METHODS and pack is None:
+        raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)} (or pacgan3, pacgan4 ...)")
+    if not isinstance(net, NetSpec):
+        raise TypeError(f"net must be a NetSpec, got {type(net).__name__}")
+    G = EnsembleGenerator(members, net.latent_dim, data_dim, net.g_hidden, net.g_depth, "relu",
+                          norm=net.g_norm, init_std=net.init_std)
+    d_kw = dict(init_std=net.init_std, pieces=net.pieces)
+    overrides: dict = {}
+    if pack is not None:
+        core = EnsembleDiscriminator(members, data_dim * pack, net.d_hidden, net.d_depth, net.d_activation, **d_kw)
+        return G, PackedDiscriminator(core, pack), JSObjective(), overrides
+    if method == "mbstd":
+        D = MinibatchStdDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation, **d_kw)
+        return G, D, JSObjective(), overrides
+    D = EnsembleDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation,
+                              spectral_norm=method == "hinge-sn", **d_kw)
+    objective: Objective = {
+        "minimax": lambda: JSObjective(saturating=True),
+        "ns": JSObjective,
+        "unrolled": lambda: UnrolledObjective(JSObjective(), net.unroll_steps, net.unroll_lr),
+        "wgan-gp": lambda: EnsembleWassersteinGP(10.0),
+        "hinge-sn": HingeObjective,
+    }[method]()
+    if method == "wgan-gp":
+        overrides = {"d_steps": 5, "betas": (0.5, 0.9)}  # n_critic = 5, Adam(0.5, 0.9) (Gulrajani et al.)
+    return G, D, objective, overrides
+
+
+@dataclass
+class MethodRun:
+    """One method trained on every (dataset, seed) pair as one ensemble. Member m = d * seeds + s."""
+
+    method: str
+    datasets: dict[str, GaussianMixture]
+    seeds: int
+    trainer: GANTrainer
+    metrics: dict[str, list[dict]]  # dataset -> one mode_collapse_metrics dict per seed
+    samples: Tensor  # [n_eval, members, 2] final samples used for the metrics
+    snapshots: list[tuple[int, dict]] = field(default_factory=list)  # (step, {"samples", "arrows", "heat"})
+
+    def member(self, dataset: str, seed: int) -> int:
+        return list(self.datasets).index(dataset) * self.seeds + seed
+
+
+def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: int, config: TrainConfig, *,
+                 net: NetSpec = NetSpec(), train_size: int | None = None, n_eval: int = 2500,
+                 snapshot_every: int = 0, seed: int = 0, progress: bool = False) -> MethodRun:
+    """Train ``method`` on every dataset x ``seeds`` runs in one ensemble through :class:`GANTrainer`.
+
+    train_size: None draws fresh samples every batch; an integer fixes a training set of that many points
+    per dataset (PacGAN's protocol: 100,000). Metrics use ``n_eval`` samples per member.
+    """
+    if not datasets or not all(isinstance(m, GaussianMixture) for m in datasets.values()):
+        raise ValueError("datasets must map names to data.GaussianMixture objects, e.g. {'ring': data.ring()}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    rng = seed_everything(seed)
+    members = len(datasets) * seeds
+    sources = []
+    for mix in datasets.values():
+        src = mix.sample if train_size is None else TensorSampler(mix.sample(train_size, rng))
+        sources += [src] * seeds
+    G, D, objective, overrides = build_method(method, members, net)
+    config = dataclasses.replace(config, seed=seed, **overrides)
+    trainer = GANTrainer(G, D, EnsembleSampler(sources), config, objective=objective,
+                         noise_sampler=ensemble_noise(members, net.latent_dim))
+    probe = _Probe(trainer, datasets, seeds, rng) if snapshot_every else None
+    trainer.fit(snapshot=probe, snapshot_every=snapshot_every, progress=progress)
+    samples = _generate(trainer, n_eval, torch.Generator().manual_seed(seed + 1))  # [n_eval, members, 2]
+    metrics = {name: [mode_collapse_metrics(samples[:, i * seeds + s], mix) for s in range(seeds)]
+               for i, (name, mix) in enumerate(datasets.items())}
+    return MethodRun(method, dict(datasets), seeds, trainer, metrics, samples, list(trainer.snapshots))
+
+
+def summarise(metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Mean and standard error (sample std / sqrt(n), 0 for n = 1) of modes, hq_fraction, reverse_kl."""
+    if not metrics:
+        raise ValueError("summarise needs at least one metrics dict")
+    out = {}
+    for key, short in (("modes", "modes"), ("hq_fraction", "hq"), ("reverse_kl", "rkl")):
+        values = torch.tensor([float(m[key]) for m in metrics], dtype=torch.float64)
+        se = float(values.std(unbiased=True) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+        out[f"{short}_mean"], out[f"{short}_se"] = float(values.mean()), se
+    return out
+
+
+class _Probe:
+    """Snapshot for the chapter's views: samples of fixed z, -grad of L_G at them, D on a grid."""
+
+    def __init__(self, trainer: GANTrainer, datasets: Mapping[str, GaussianMixture], seeds: int,
+                 rng: torch.Generator, resolution: int = 40, n_arrows: int = 32) -> None:
+        self.trainer, self.n_arrows = trainer, n_arrows
+        cfg = trainer.config
+        self.z = trainer.noise_sampler(cfg.batch_size, rng)  # fixed noise: [batch, members, latent]
+        self.real = trainer.real_sampler(cfg.batch_size, rng)
+        self.pointwise = type(trainer.D) is EnsembleDiscriminator
+        lims = [_limit(m) for m in datasets.values() for _ in range(seeds)]
+        xs = torch.linspace(-1, 1, resolution)
+        gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+        unit = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)  # [res*res, 2]
+        self.grid = unit[:, None, :] * torch.tensor(lims)[None, :, None]  # [res*res, members, 2]
+        self.lims, self.resolution = lims, resolution
+
+    def __call__(self, trainer: GANTrainer) -> dict:
+        G, D = trainer.G, trainer.D
+        g_mode, d_mode = G.training, D.training
+        G.eval(), D.eval()
+        try:
+            with torch.no_grad():
+                fake = G(self.z.to(trainer.device))
+            x = fake.clone().requires_grad_(True)
+            D.requires_grad_(False)
+            loss = trainer.objective.generator_loss(D, x, self.real.to(trainer.device))
+            (grad,) = torch.autograd.grad(loss, x)
+            heat = None
+            if self.pointwise:
+                with torch.no_grad():
+                    heat = D(self.grid.to(trainer.device)).reshape(self.resolution, self.resolution, -1).cpu()
+        finally:
+            D.requires_grad_(True)
+            G.train(g_mode), D.train(d_mode)
+        return {"samples": fake.cpu(), "arrows": -grad[: self.n_arrows].cpu(), "heat": heat}
+
+
+def _generate(trainer: GANTrainer, n: int, rng: torch.Generator) -> Tensor:
+    G = trainer.G
+    was = G.training
+    G.eval()
+    with torch.no_grad():
+        out = G(trainer.noise_sampler(n, rng).to(trainer.device)).cpu()
+    G.train(was)
+    return out
+
+
+def _limit(mix: GaussianMixture) -> float:
+    return float(torch.tensor(mix.means).abs().max()) * 1.3 + 3 * max(mix.stds)
+
+
+def _pack_size(method: str) -> int | None:
+    if method == "pacgan":
+        return 2
+    found = re.fullmatch(r"pacgan(\d+)", method) if isinstance(method, str) else None
+    return int(found.group(1)) if found and int(found.group(1)) >= 1 else None

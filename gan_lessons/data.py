@@ -1,0 +1,136 @@
+"""Seeded toy distributions: 1D Gaussians and mixtures, 2D rings and grids of Gaussians.
+
+Every sampler has the signature the trainer expects, ``sample(n, rng) -> Tensor[n, dim]``, and every
+distribution knows its exact density, so chapters can compare a trained discriminator with D*.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["GaussianMixture", "gaussian_1d", "mixture_1d", "ring", "grid", "TensorSampler"]
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    """A mixture of isotropic Gaussians in ``dim`` dimensions: sum_i w_i N(mean_i, std_i^2 I)."""
+
+    means: tuple[tuple[float, ...], ...]  # [modes, dim] centres of the components
+    stds: tuple[float, ...]  # [modes] standard deviation of each component
+    weights: tuple[float, ...]  # [modes] mixture weights, summing to 1
+
+    def __post_init__(self) -> None:
+        k = len(self.means)
+        if k == 0:
+            raise ValueError("a mixture needs at least one component")
+        if len({len(m) for m in self.means}) != 1 or len(self.means[0]) == 0:
+            raise ValueError("every mean must have the same, non-zero number of coordinates")
+        if len(self.stds) != k or len(self.weights) != k:
+            raise ValueError(f"got {k} means, {len(self.stds)} stds and {len(self.weights)} weights: "
+                             "give one std and one weight per component")
+        if any(not s > 0 for s in self.stds):
+            raise ValueError(f"every std must be positive, got {self.stds}")
+        if any(w < 0 for w in self.weights) or not math.isclose(sum(self.weights), 1.0, rel_tol=1e-6):
+            raise ValueError(f"weights must be non-negative and sum to 1, got {self.weights}")
+
+    @property
+    def dim(self) -> int:
+        return len(self.means[0])
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.means)
+
+    def centres(self) -> Tensor:
+        """The component means as a tensor [modes, dim]."""
+        return torch.tensor(self.means, dtype=torch.float32)
+
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
+        """n samples [n, dim], drawn from ``rng`` (a seeded ``torch.Generator``) for reproducibility."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        w = torch.tensor(self.weights, dtype=torch.float64)
+        idx = torch.multinomial(w, n, replacement=True, generator=rng)  # [n]
+        noise = torch.randn(n, self.dim, generator=rng)
+        stds = torch.tensor(self.stds, dtype=torch.float32)[idx].unsqueeze(1)  # [n, 1]
+        return self.centres()[idx] + stds * noise
+
+    def log_prob(self, x: Tensor | np.ndarray) -> Tensor:
+        """Exact log density at points x [n, dim] (or [n] for 1D), in float64."""
+        x = torch.as_tensor(x, dtype=torch.float64)
+        if self.dim == 1 and x.dim() == 1:
+            x = x.unsqueeze(1)
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape [n, {self.dim}], got {tuple(x.shape)}")
+        mu = torch.tensor(self.means, dtype=torch.float64)  # [modes, dim]
+        std = torch.tensor(self.stds, dtype=torch.float64)  # [modes]
+        sq = ((x[:, None, :] - mu[None]) ** 2).sum(-1)  # [n, modes]
+        log_norm = -self.dim * (torch.log(std) + 0.5 * math.log(2 * math.pi))  # [modes]
+        comp = log_norm - 0.5 * sq / std**2 + torch.log(torch.tensor(self.weights, dtype=torch.float64))
+        return torch.logsumexp(comp, dim=1)
+
+    def pdf(self, x: Tensor | np.ndarray) -> Tensor:
+        """Exact density at x, float64."""
+        return self.log_prob(x).exp()
+
+
+def gaussian_1d(mean: float = 0.0, std: float = 1.0) -> GaussianMixture:
+    """N(mean, std^2) on the real line."""
+    return GaussianMixture(((float(mean),),), (float(std),), (1.0,))
+
+
+def mixture_1d(means: list[float], stds: list[float] | float = 1.0,
+               weights: list[float] | None = None) -> GaussianMixture:
+    """A 1D mixture of Gaussians; equal weights unless given."""
+    k = len(means)
+    stds = [float(stds)] * k if isinstance(stds, (int, float)) else [float(s) for s in stds]
+    weights = [1.0 / k] * k if weights is None else [float(w) for w in weights]
+    return GaussianMixture(tuple((float(m),) for m in means), tuple(stds), tuple(weights))
+
+
+def ring(n_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMixture:
+    """``n_modes`` equal Gaussians evenly spaced on a circle (the "ring of 8" of Metz et al. 2017)."""
+    if isinstance(n_modes, bool) or not isinstance(n_modes, int) or n_modes < 1:
+        raise ValueError(f"n_modes must be a positive integer, got {n_modes!r}")
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius!r}")
+    angles = [2 * math.pi * i / n_modes for i in range(n_modes)]
+    means = tuple((radius * math.cos(a), radius * math.sin(a)) for a in angles)
+    return GaussianMixture(means, (float(std),) * n_modes, (1.0 / n_modes,) * n_modes)
+
+
+def grid(n: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
+    """An n x n grid of equal Gaussians centred at 0: n=5, spacing=2 gives {-4,-2,0,2,4}^2 ("grid of 25")."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not spacing > 0:
+        raise ValueError(f"spacing must be positive, got {spacing!r}")
+    coords = [spacing * (i - (n - 1) / 2) for i in range(n)]
+    means = tuple((x, y) for x in coords for y in coords)
+    return GaussianMixture(means, (float(std),) * n * n, (1.0 / (n * n),) * n * n)
+
+
+class TensorSampler:
+    """Sample minibatches (with replacement) from in-memory tensors: ``TensorSampler(x)`` or ``(x, y)``.
+
+    Indices come from the trainer's seeded random stream; no DataLoader, no per-sample Python work.
+    """
+
+    def __init__(self, data: Tensor, labels: Tensor | None = None) -> None:
+        if not isinstance(data, Tensor) or data.dim() < 1 or data.shape[0] == 0:
+            raise ValueError("data must be a non-empty tensor [n, ...]")
+        if labels is not None and (not isinstance(labels, Tensor) or labels.shape[0] != data.shape[0]):
+            raise ValueError(f"labels must be a tensor with {data.shape[0]} entries, one per sample")
+        self.data, self.labels = data, labels
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def __call__(self, n: int, rng: torch.Generator | None = None):
+        idx = torch.randint(len(self), (n,), generator=rng)
+        x = self.data[idx.to(self.data.device)]
+        return x if self.labels is None else (x, self.labels[idx.to(self.labels.device)])

@@ -1,0 +1,315 @@
+"""Evaluating GANs: FID's floor and bias (FID_infinity), corruptions, a leaderboard, IS, KID and Parzen windows."""
+from __future__ import annotations
+
+import math
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import data, metrics, models, train
+from ..runtime import get_device, pick, seed_everything
+
+NAME = "fid"
+FEATURES = "FID (MNIST-classifier features)"  # the name of every FID number of this chapter
+MODELS = ("MLP GAN", "DCGAN", "WGAN-GP", "hinge + SN")  # the leaderboard, in this order
+LATENT_DIM = 64  # z ~ N(0, I_64) for every model of the leaderboard
+LEVELS = {  # corruption strengths, one list per kind, indexed by the widget's "level"
+    "noise": [0.0, 0.1, 0.2, 0.3, 0.5, 0.8],  # std of Gaussian pixel noise (pixels live in [-1, 1])
+    "blur": [0.0, 0.5, 0.75, 1.0, 1.5, 2.0],  # std in pixels of a Gaussian blur
+    "drop classes": [0, 1, 2, 4, 6, 8],  # digit classes removed (mode dropping), same N kept
+}
+
+
+def budget(profile: str, steps: int | None = None, n_eval: int | None = None) -> dict:
+    """How much data and training the chapter uses: quick on 2 CPU cores, full on a GPU (or as overridden)."""
+    n_eval = n_eval or pick(quick=2000, full=10_000, profile=profile)
+    if isinstance(n_eval, bool) or not isinstance(n_eval, int) or n_eval < 16:
+        raise ValueError(f"n_eval must be an integer >= 16, got {n_eval!r}")
+    return {
+        "n_eval": n_eval,  # N: samples per model for the leaderboard
+        "fid_ns": [n_eval // 8, n_eval // 4, n_eval // 2, n_eval],  # sample sizes for FID_N and FID_inf
+        "steps": steps if steps is not None else pick(quick=250, full=5000, profile=profile),  # G updates
+        "batch_size": pick(quick=64, full=128, profile=profile),
+        "kid_subset": pick(quick=500, full=1000, profile=profile),
+        "kid_subsets": pick(quick=20, full=100, profile=profile),
+        "parzen_centres": pick(quick=1000, full=10_000, profile=profile),  # kernels per "model"
+        "parzen_val": pick(quick=500, full=1000, profile=profile),  # validation digits to choose sigma
+    }
+
+
+# --- data and features ----------------------------------------------------------------------------------------
+def load_digits() -> dict[str, Tensor]:
+    """MNIST train and test images [n, 1, 28, 28] in [-1, 1] and their labels (data.mnist; offline, a subset)."""
+    train_x, train_y = data.mnist(split="train")
+    test_x, test_y = data.mnist(split="test")
+    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+
+
+def features(images: Tensor) -> Tensor:
+    """The chapter's features: the MNIST classifier's penultimate layer (see metrics.classifier_features)."""
+    return metrics.classifier_features(images)
+
+
+# --- the floor: real against real -----------------------------------------------------------------------------
+def real_vs_real(train_f: Tensor, test_f: Tensor, seed: int = 0) -> dict[str, float]:
+    """FID between two random halves of the training digits, and between test and training digits."""
+    perm = torch.randperm(train_f.shape[0], generator=torch.Generator().manual_seed(seed))
+    half = train_f.shape[0] // 2
+    return {
+        "train_halves": metrics.fid_from_features(train_f[perm[:half]], train_f[perm[half:]]),
+        "test_vs_train": metrics.fid_from_features(test_f, train_f),
+        "n_half": int(half), "n_test": int(test_f.shape[0]), "n_train": int(train_f.shape[0]),
+    }
+
+
+# --- bias in N and FID_infinity -------------------------------------------------------------------------------
+def fid_curve(real_stats: tuple[np.ndarray, np.ndarray], fake_f: Tensor, ns: list[int],
+              seed: int = 0) -> list[float]:
+    """FID_N: the real statistics fixed, N generated features drawn at random (no repeats) for each N."""
+    if max(ns) > fake_f.shape[0]:
+        raise ValueError(f"largest N ({max(ns)}) exceeds the {fake_f.shape[0]} features given")
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for n in ns:
+        mu, sigma = metrics.feature_statistics(fake_f[torch.randperm(fake_f.shape[0], generator=g)[:n]])
+        out.append(metrics.frechet_distance(*real_stats, mu, sigma))
+    return out
+
+
+def kid_curve(real_f: Tensor, other_f: Tensor, ns: list[int], n_subsets: int = 10,
+              seed: int = 0) -> list[tuple[float, float]]:
+    """KID_N (mean, std over ``n_subsets`` subsets of N samples from each set) for each N."""
+    return [metrics.kernel_inception_distance(real_f, other_f, subset_size=n, n_subsets=n_subsets, seed=seed)
+            for n in ns]
+
+
+# --- controlled corruptions -----------------------------------------------------------------------------------
+def corrupt(images: Tensor, labels: Tensor, kind: str, strength: float, seed: int = 0) -> Tensor:
+    """Corrupted copies of ``images`` (same count): Gaussian noise of std ``strength`` (clamped to [-1, 1]),
+    Gaussian blur of std ``strength`` pixels, or ``strength`` digit classes dropped (the survivors resampled)."""
+    g = torch.Generator().manual_seed(seed)
+    if kind == "noise":
+        return (images + strength * torch.randn(images.shape, generator=g)).clamp(-1, 1)
+    if kind == "blur":
+        return gaussian_blur(images, strength)
+    if kind == "drop classes":
+        keep = (labels >= int(strength)).nonzero().squeeze(1)  # drop classes 0 .. strength-1
+        if keep.numel() == 0:
+            raise ValueError("cannot drop all 10 classes: use strength <= 9")
+        return images[keep[torch.randint(keep.numel(), (images.shape[0],), generator=g)]]
+    raise ValueError(f"unknown corruption {kind!r}: use one of {', '.join(LEVELS)}")
+
+
+def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of [n, 1, H, W] images with std ``sigma`` pixels (0 = unchanged)."""
+    if sigma <= 0:
+        return images.clone()
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=images.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    x = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
+
+
+def corruption_sweep(images: Tensor, labels: Tensor, real_stats, seed: int = 0) -> dict[str, list[float]]:
+    """FID against ``real_stats`` of the corrupted ``images``, for every kind and level of :data:`LEVELS`."""
+    return {kind: [metrics.frechet_distance(*real_stats, *metrics.feature_statistics(
+                features(corrupt(images, labels, kind, s, seed)))) for s in strengths]
+            for kind, strengths in LEVELS.items()}
+
+
+# --- the leaderboard ------------------------------------------------------------------------------------------
+def make_models(name: str) -> tuple[nn.Module, nn.Module, train.Objective]:
+    """(G, D, objective) for one entry of the leaderboard."""
+    if name == "MLP GAN":
+        G = nn.Sequential(models.MLPGenerator(LATENT_DIM, 784, hidden=256, depth=2), nn.Tanh(),
+                          nn.Unflatten(1, (1, 28, 28)))  # [batch, 1, 28, 28] in [-1, 1]
+        D = nn.Sequential(nn.Flatten(), models.MLPDiscriminator(784, hidden=256, depth=2))
+        return G, D, train.JSObjective()
+    if name == "DCGAN":
+        return _dcgan_generator(), _dcgan_discriminator(), train.JSObjective()
+    if name == "WGAN-GP":
+        return _dcgan_generator(), without_batchnorm(_dcgan_discriminator()), train.WassersteinObjective(gp_weight=10)
+    if name == "hinge + SN":
+        return _dcgan_generator(), spectral_normed(without_batchnorm(_dcgan_discriminator())), train.HingeObjective()
+    raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
+
+
+def train_models(train_x: Tensor, profile: str, seed: int = 0, names=MODELS, progress: bool = True,
+                 steps: int | None = None) -> dict[str, train.GANTrainer]:
+    """Train each leaderboard model through the book's one trainer, same data, steps and batch size."""
+    b = budget(profile, steps=steps)
+    trainers = {}
+    for i, name in enumerate(names):
+        seed_everything(seed + i)
+        G, D, objective = make_models(name)
+        lr = 1e-4 if name == "WGAN-GP" else 2e-4
+        cfg = train.TrainConfig(steps=b["steps"], batch_size=b["batch_size"], lr_d=lr, lr_g=lr,
+                                betas=(0.0, 0.9) if name == "WGAN-GP" else (0.5, 0.999), seed=seed + i)
+        trainers[name] = train.train_gan(G, D, data.TensorSampler(train_x), cfg, latent_dim=LATENT_DIM,
+                                         objective=objective, device=get_device(), progress=progress)
+    return trainers
+
+
+def sample_images(trainer: train.GANTrainer, n: int, batch: int = 1000) -> Tensor:
+    """n generated images [n, 1, 28, 28] in [-1, 1], on the CPU."""
+    return torch.cat([trainer.sample(min(batch, n - i)) for i in range(0, n, batch)]).view(n, 1, 28, 28)
+
+
+def without_batchnorm(module: nn.Module) -> nn.Module:
+    """The same network with every BatchNorm layer replaced by the identity (a WGAN-GP critic must not use
+    batch statistics: the penalty is per sample; spectral normalisation replaces it too)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            setattr(module, name, nn.Identity())
+        else:
+            without_batchnorm(child)
+    return module
+
+
+def spectral_normed(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every Conv2d and Linear layer of ``module``."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Conv2d, nn.Linear)):
+            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
+        else:
+            spectral_normed(child)
+    return module
+
+
+def kid_and_is(real_f: Tensor, fake_f: Tensor, fake_logits: Tensor, b: dict, seed: int = 0) -> dict:
+    """KID (mean, std over subsets) against the real features, and the Inception Score of the logits;
+    ``b`` is the :func:`budget` (subset size and count of KID)."""
+    kid, kid_std = metrics.kernel_inception_distance(real_f, fake_f, b["kid_subset"], b["kid_subsets"], seed)
+    score, score_std = metrics.inception_score(fake_logits, splits=10)
+    return {"kid": kid, "kid_std": kid_std, "is": score, "is_std": score_std}
+
+
+# --- Parzen windows -------------------------------------------------------------------------------------------
+def kmeans(x: Tensor, k: int, iters: int = 15, seed: int = 0) -> Tensor:
+    """Lloyd's k-means on the rows of x [n, d] from a k-means++ start (Arthur & Vassilvitskii 2007): the k
+    centroids [k, d] (an empty cluster keeps its centroid)."""
+    g = torch.Generator().manual_seed(seed)
+    x = x.reshape(x.shape[0], -1).float().to(get_device())  # [n, d], on the GPU if there is one
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= x.shape[0]:
+        raise ValueError(f"k must be an integer between 1 and the number of points ({x.shape[0]}), got {k!r}")
+    picks = [int(torch.randint(x.shape[0], (1,), generator=g))]
+    nearest = ((x - x[picks[0]]) ** 2).sum(1)  # [n] squared distance to the closest chosen centre
+    for _ in range(k - 1):  # k-means++: the next centre with probability proportional to that distance
+        picks.append(int(torch.multinomial(nearest.double().cpu() + 1e-12, 1, generator=g)))
+        nearest = torch.minimum(nearest, ((x - x[picks[-1]]) ** 2).sum(1))
+    centres = x[torch.tensor(picks, device=x.device)].clone()
+    for _ in range(iters):
+        assign = torch.cdist(x, centres).argmin(dim=1)  # [n]
+        sums = torch.zeros_like(centres).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).unsqueeze(1)
+        centres = torch.where(counts > 0, sums / counts.clamp(min=1), centres)
+    return centres.float().cpu()
+
+
+def parzen_table(candidates: dict[str, Tensor], validation: Tensor, test: Tensor,
+                 sigmas=None) -> dict[str, dict[str, float]]:
+    """Goodfellow et al. 2014's protocol per candidate "model" (a set of kernel centres, images in [-1, 1]):
+    pixels mapped to [0, 1], sigma chosen on ``validation``, mean log-likelihood (nats) of ``test`` reported."""
+    sigmas = np.logspace(-1.3, -0.3, 11) if sigmas is None else sigmas
+    flat = lambda x: ((x.reshape(x.shape[0], -1) + 1) / 2).double()  # noqa: E731  [n, 784] in [0, 1]
+    out = {}
+    for name, centres in candidates.items():
+        sigma, _ = metrics.parzen_select_sigma(flat(centres), flat(validation), sigmas)
+        ll = metrics.parzen_log_likelihood(flat(centres), flat(test), sigma)
+        out[name] = {"sigma": sigma, "log_likelihood": float(ll.mean()),
+                     "sem": float(ll.std(ddof=1) / math.sqrt(ll.size))}
+    return out
+
+
+def one_per_class(images: Tensor, labels: Tensor, n: int) -> Tensor:
+    """The first image of each digit class, repeated to n images: ten perfect digits and no diversity."""
+    firsts = torch.stack([images[(labels == c).nonzero()[0, 0]] for c in range(10)])  # [10, 1, 28, 28]
+    return firsts.repeat(math.ceil(n / 10), 1, 1, 1)[:n]
+
+
+def parzen_candidates(train_x: Tensor, generated: dict[str, Tensor], n_centres: int, n_val: int,
+                      seed: int = 0) -> tuple[dict[str, Tensor], Tensor]:
+    """({name: kernel centres}, validation digits): ``n_centres`` samples of each GAN, k-means centroids of
+    the training digits and copies of training digits; the validation digits are held out of all of them."""
+    perm = torch.randperm(train_x.shape[0], generator=torch.Generator().manual_seed(seed))
+    validation, pool = train_x[perm[:n_val]], train_x[perm[n_val:]]
+    candidates = {name: x[:n_centres] for name, x in generated.items()}
+    candidates["k-means centroids"] = kmeans(pool, n_centres, seed=seed).view(-1, 1, 28, 28)
+    candidates["copies of training digits"] = pool[:n_centres]
+    return candidates, validation
+
+
+# --- figures --------------------------------------------------------------------------------------------------
+def show_grid(ax, images: Tensor, nrow: int = 4) -> None:
+    """Show images [n, 1, 28, 28] in [-1, 1] as a grid with ``nrow`` rows on ``ax`` (white background)."""
+    n = images.shape[0]
+    ncol = math.ceil(n / nrow)
+    grid = torch.ones(nrow * ncol, 28, 28)
+    grid[:n] = (images[:, 0].detach().cpu().clamp(-1, 1) + 1) / 2
+    grid = grid.view(nrow, ncol, 28, 28).permute(0, 2, 1, 3).reshape(nrow * 28, ncol * 28)
+    ax.imshow(1 - grid.numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def draw_corruptions(fig, level: int, sweep: dict[str, list[float]], images: Tensor, labels: Tensor) -> None:
+    """For each corruption kind: eight corrupted test digits at ``level`` and FID against strength (level
+    marked). The drawing function of the chapter's widget."""
+    axes = fig.subplots(len(LEVELS), 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    for row, (kind, strengths) in zip(axes, LEVELS.items()):
+        shown = corrupt(images[:64], labels[:64], kind, strengths[level])[:8]
+        show_grid(row[0], shown, nrow=1)
+        row[0].set_ylabel(f"{kind}\n{strengths[level]:g}", rotation=0, ha="right", va="center", fontsize=9)
+        row[1].plot(strengths, sweep[kind], "o-", ms=3)
+        row[1].plot([strengths[level]], [sweep[kind][level]], "o", ms=9, mfc="none", mec="#d62728", mew=2)
+        row[1].set_ylabel("FID", fontsize=9)
+        row[1].set_yscale("symlog", linthresh=1.0)
+    fig.tight_layout()
+
+
+# --- the headline run -----------------------------------------------------------------------------------------
+def add_arguments(parser) -> None:
+    parser.add_argument("--steps", type=int, default=None, help="generator updates per model (default: profile)")
+    parser.add_argument("--n-eval", type=int, default=None, help="N, samples per model (default: profile)")
+
+
+def run(profile: str = "quick", seed: int = 0, steps: int | None = None, n_eval: int | None = None,
+        progress: bool = False) -> dict:
+    """Everything the chapter measures, as JSON: the floor, FID_infinity and scores per model, corruptions."""
+    b = budget(profile, steps=steps, n_eval=n_eval)
+    seed_everything(seed)
+    digits = load_digits()
+    train_f, test_f = features(digits["train_x"]), features(digits["test_x"])
+    real_stats = metrics.feature_statistics(train_f)
+    trainers = train_models(digits["train_x"], profile, seed, progress=progress, steps=b["steps"])
+    board, fid_inf, kid, inc, fakes = {}, {}, {}, {}, {}
+    for name, trainer in trainers.items():
+        fake = sample_images(trainer, b["n_eval"])
+        fake_f = features(fake)
+        board[name] = metrics.frechet_distance(*real_stats, *metrics.feature_statistics(fake_f))
+        fid_inf[name] = metrics.fid_infinity(b["fid_ns"], fid_curve(real_stats, fake_f, b["fid_ns"], seed))[0]
+        scores = kid_and_is(train_f, fake_f, metrics.classifier_logits(fake), b, seed)
+        kid[name], inc[name] = scores["kid"], scores["is"]
+        fakes[name] = fake
+    candidates, validation = parzen_candidates(digits["train_x"], fakes, min(b["parzen_centres"], b["n_eval"]),
+                                               b["parzen_val"], seed)
+    parzen = parzen_table(candidates, validation, digits["test_x"])
+    return {
+        "features": FEATURES, "n_eval": b["n_eval"], "fid_ns": b["fid_ns"], "steps": b["steps"],
+        "real_vs_real": real_vs_real(train_f, test_f, seed),
+        "leaderboard": board, "fid_infinity": fid_inf, "kid": kid, "inception_score": inc,
+        "corruptions": corruption_sweep(digits["test_x"], digits["test_y"], real_stats, seed),
+        "parzen_log_likelihood": {name: v["log_likelihood"] for name, v in parzen.items()},
+    }
+
+
+def _dcgan_generator() -> nn.Module:
+    return models.DCGANGenerator(latent_dim=LATENT_DIM)
+
+
+def _dcgan_discriminator() -> nn.Module:
+    return models.DCGANDiscriminator()

@@ -1,0 +1,118 @@
+"""One matplotlib style for the whole book, and animations that play in the static HTML.
+
+Animations use ``FuncAnimation.to_jshtml`` (frames embedded as PNGs plus a small player): no ffmpeg, no
+kernel, no CDN. :func:`slider` uses the same player as a static stand-in for an ipywidget slider.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.animation import FuncAnimation
+
+__all__ = ["use_style", "animate", "slider", "scatter_2d", "discriminator_heatmap", "plot_history",
+           "REAL_COLOR", "FAKE_COLOR"]
+
+REAL_COLOR = "#1f77b4"  # real data: blue throughout the book
+FAKE_COLOR = "#d62728"  # generated samples: red throughout the book
+
+
+def use_style() -> None:
+    """The book's plotting style (call once at the top of a chapter)."""
+    plt.rcParams.update({
+        "figure.figsize": (6.4, 4.0), "figure.dpi": 90, "savefig.dpi": 90,
+        "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
+        "font.size": 10, "legend.frameon": False, "animation.embed_limit": 40.0,
+        "image.cmap": "viridis",
+    })
+
+
+def animate(draw: Callable[[int], None], n_frames: int, fig: plt.Figure, interval: int = 200):
+    """A jshtml animation: ``draw(i)`` redraws ``fig`` for frame i. Returns an IPython HTML object."""
+    from IPython.display import HTML
+
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ValueError(f"n_frames must be a positive integer, got {n_frames!r}")
+    anim = FuncAnimation(fig, lambda i: draw(i), frames=n_frames, interval=interval, repeat=False)
+    html = anim.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return HTML(html)
+
+
+def slider(draw: Callable[[object], None], values: Sequence, fig: plt.Figure, label: str = "value"):
+    """Static fallback for a widget slider: one pre-rendered frame per value, stepped with the player."""
+    values = list(values)
+    if not values:
+        raise ValueError("slider needs at least one value to pre-render")
+
+    def frame(i: int) -> None:
+        draw(values[i])
+        fig.suptitle(f"{label} = {_fmt(values[i])}  (frame {i + 1}/{len(values)}: use the player's buttons)",
+                     fontsize=9)
+
+    return animate(frame, len(values), fig, interval=400)
+
+
+def scatter_2d(ax: plt.Axes, real: torch.Tensor | np.ndarray | None = None,
+               fake: torch.Tensor | np.ndarray | None = None, lim: float | None = None, size: float = 4) -> None:
+    """Real (blue) and generated (red) 2D samples on one axis."""
+    for pts, color, name in ((real, REAL_COLOR, "real"), (fake, FAKE_COLOR, "generated")):
+        if pts is None:
+            continue
+        pts = _np(pts)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(f"{name} points must have shape [n, 2], got {pts.shape}")
+        ax.scatter(pts[:, 0], pts[:, 1], s=size, c=color, alpha=0.5, label=name, linewidths=0)
+    if lim is not None:
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+
+
+def discriminator_heatmap(ax: plt.Axes, D: torch.nn.Module, lim: float, resolution: int = 100,
+                          probability: bool = True, device: str | torch.device = "cpu"):
+    """D's output over [-lim, lim]^2 as a heatmap (sigmoid(D) when ``probability``). Returns the image."""
+    xs = torch.linspace(-lim, lim, resolution)
+    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1).to(device)  # [res*res, 2]
+    with torch.no_grad():
+        out = D(pts).reshape(resolution, resolution).float().cpu()
+    if probability:
+        out = torch.sigmoid(out)
+    kw = dict(vmin=0, vmax=1) if probability else {}
+    return ax.imshow(out.numpy(), extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu_r", alpha=0.6, **kw)
+
+
+def plot_history(history, ax_loss: plt.Axes | None = None, ax_d: plt.Axes | None = None,
+                 probabilities: bool = True) -> plt.Figure:
+    """Loss curves and mean D(x), D(G(z)) against the generator step."""
+    if ax_loss is None or ax_d is None:
+        fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.2))
+    else:
+        fig = ax_loss.figure
+    if len(history) == 0:
+        raise ValueError("history is empty: train for at least one step first")
+    ax_loss.plot(history.step, history.d_loss, label="D loss")
+    ax_loss.plot(history.step, history.g_loss, label="G loss")
+    ax_loss.set_xlabel("generator step")
+    ax_loss.legend()
+    name = "D" if probabilities else "critic score"
+    ax_d.plot(history.step, history.d_real, color=REAL_COLOR, label=f"{name}(x)")
+    ax_d.plot(history.step, history.d_fake, color=FAKE_COLOR, label=f"{name}(G(z))")
+    if probabilities:
+        ax_d.axhline(0.5, color="gray", ls="--", lw=1)
+        ax_d.set_ylim(0, 1)
+    ax_d.set_xlabel("generator step")
+    ax_d.legend()
+    return fig
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,97 @@
+"""``benchmarks/run_all.py`` (issue 10): runs every benchmark script, writes a report of the ratios."""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = ROOT / "benchmarks" / "run_all.py"
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location("run_all", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def bench_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "benchmarks"
+    folder.mkdir()
+    (folder / "fast.py").write_text('print("warming up")\nimport json\n'
+                                    'print(json.dumps({"speedup": 7.5, "rel_diff": 2e-9, "n": 3, '
+                                    '"target": {"speedup": 5.0, "rel_diff": 1e-6}}))\n')
+    (folder / "slow.py").write_text('import json\nprint(json.dumps({"ratio": 0.5, "target": {"ratio": 2}}))\n')
+    (folder / "_helper.py").write_text("raise SystemExit('helpers are not benchmarks')\n")
+    (folder / "chapter_times.py").write_text("raise SystemExit('not a ratio benchmark')\n")
+    return folder
+
+
+def test_report_lists_ratios_targets_machine_and_date(bench_dir):
+    out = bench_dir / "REPORT.md"
+    proc = subprocess.run([sys.executable, str(RUNNER), "--dir", str(bench_dir)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = out.read_text()
+    assert "| `fast` | speedup | 7.5 | 5 | yes (≥ 5) | ok |" in report
+    assert "| `fast` | rel_diff | 2.00e-09 | 1.00e-06 | yes (≤ 1.00e-06) | ok |" in report
+    assert "| `slow` | ratio | 0.5 | 2 | no (≥ 2) | ok |" in report
+    assert "| n |" not in report and "_helper" not in report and "chapter_times" not in report
+    assert "| cores |" in report and "| cpu |" in report and "| load_average |" in report
+    assert "UTC" in report and "run_all.py" in report
+
+
+def test_a_failing_benchmark_is_reported_and_fails_the_run(bench_dir):
+    (bench_dir / "broken.py").write_text("raise RuntimeError('boom')\n")
+    (bench_dir / "silent.py").write_text("print('no json here')\n")
+    assert load_runner().main(["--dir", str(bench_dir)]) == 1
+    report = (bench_dir / "REPORT.md").read_text()
+    assert "failed (exit 1): RuntimeError: boom" in report
+    assert "last stdout line is not a JSON object" in report
+    assert "| `fast` | speedup | 7.5 |" in report  # the others still run
+
+
+def test_only_and_bad_arguments(bench_dir, tmp_path, capsys):
+    runner = load_runner()
+    assert runner.main(["--dir", str(bench_dir), "--only", "slow", "--output", str(tmp_path / "r.md")]) == 0
+    assert "`fast`" not in (tmp_path / "r.md").read_text()
+    for argv in (["--dir", str(bench_dir), "--only", "nope"], ["--dir", str(tmp_path / "missing")]):
+        with pytest.raises(SystemExit) as exc:
+            runner.main(argv)
+        assert exc.value.code == 2
+    assert "unknown benchmark(s) nope" in capsys.readouterr().err
+
+
+def test_real_benchmarks_are_discovered():
+    names = [p.name for p in load_runner().discover(ROOT / "benchmarks")]
+    assert "run_all.py" not in names and "chapter_times.py" not in names
+    assert all((ROOT / "benchmarks" / n).read_text().strip() for n in names)
+
+
+def test_chapter_times_measures_each_toc_notebook(tmp_path):
+    import nbformat
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01_a\n"
+                                       "  - file: book/02_b\n")
+    for name, code in (("01_a", "import time\ntime.sleep(1.2)"), ("02_b", "raise ValueError('broken chapter')")):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# Chapter {name}"), nbformat.v4.new_code_cell(code)]
+        nbformat.write(nb, tmp_path / "book" / f"{name}.ipynb")
+    out = tmp_path / "times.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "chapter_times.py"), "--book-root",
+                           str(tmp_path), "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # one chapter fails, and the run says so
+    table = out.read_text()
+    assert "| Chapter 01_a | `book/01_a.ipynb` | 1 |" in table and "| ok |" in table
+    assert "error: ValueError: broken chapter" in table
+    import json
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["chapters"][0]["seconds"] >= 1.2 and summary["profile"] == "quick"
+    assert "Measured" in table and "cores" in table and "UTC" in table

@@ -1,0 +1,112 @@
+"""The chapter "Evaluating GANs": its helpers (corruptions, k-means, FID_N) and the headline experiment."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gan_lessons import metrics
+from gan_lessons.experiments import fid as chapter
+
+
+def test_budget_quick_and_overrides():
+    b = chapter.budget("quick")
+    assert b["fid_ns"] == [b["n_eval"] // 8, b["n_eval"] // 4, b["n_eval"] // 2, b["n_eval"]]
+    assert chapter.budget("quick", steps=3, n_eval=64)["steps"] == 3
+    with pytest.raises(ValueError, match="n_eval"):
+        chapter.budget("quick", n_eval=4)
+
+
+def test_gaussian_blur_keeps_constants_and_mass():
+    flat = torch.full((2, 1, 28, 28), 0.3)
+    torch.testing.assert_close(chapter.gaussian_blur(flat, 1.5), flat)
+    dot = torch.zeros(1, 1, 28, 28)
+    dot[0, 0, 14, 14] = 1.0
+    blurred = chapter.gaussian_blur(dot, 1.0)
+    assert blurred.sum().item() == pytest.approx(1.0, rel=1e-5)  # the kernel sums to 1, far from the border
+    assert blurred[0, 0, 14, 14] < 0.2 and blurred[0, 0, 14, 15] > 0.05
+    torch.testing.assert_close(chapter.gaussian_blur(dot, 0.0), dot)
+
+
+def test_corruptions():
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(200, 1, 28, 28, generator=g) * 2 - 1
+    labels = torch.arange(200) % 10
+    noisy = chapter.corrupt(images, labels, "noise", 0.5)
+    assert noisy.shape == images.shape and noisy.abs().max() <= 1.0 and not torch.equal(noisy, images)
+    torch.testing.assert_close(chapter.corrupt(images, labels, "noise", 0.0), images)
+    dropped = chapter.corrupt(images, labels, "drop classes", 3)
+    assert dropped.shape == images.shape
+    kept = {int(labels[(images == d).all(dim=(1, 2, 3)).nonzero()[0, 0]]) for d in dropped}
+    assert kept <= set(range(3, 10)) and len(kept) > 1  # classes 0, 1, 2 are gone
+    with pytest.raises(ValueError, match="unknown corruption"):
+        chapter.corrupt(images, labels, "rotate", 1.0)
+    with pytest.raises(ValueError, match="cannot drop all 10"):
+        chapter.corrupt(images, labels, "drop classes", 10)
+
+
+def test_kmeans_finds_separated_clusters():
+    g = torch.Generator().manual_seed(1)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    x = centres.repeat(50, 1) + 0.1 * torch.randn(150, 2, generator=g)
+    found = chapter.kmeans(x, 3, seed=0)
+    dist = torch.cdist(found, centres).min(dim=1).values
+    assert found.shape == (3, 2) and dist.max() < 0.1
+
+
+def test_one_per_class_repeats_ten_digits():
+    images = torch.arange(30, dtype=torch.float32).view(30, 1, 1, 1).expand(30, 1, 28, 28)
+    labels = torch.arange(30) % 10
+    out = chapter.one_per_class(images, labels, 25)
+    assert out.shape == (25, 1, 28, 28)
+    assert [int(v) for v in out[:12, 0, 0, 0]] == list(range(10)) + [0, 1]
+
+
+def test_fid_curve_and_its_errors():
+    g = torch.Generator().manual_seed(2)
+    real = torch.randn(2000, 4, generator=g)
+    fake = torch.randn(800, 4, generator=g) + 1.0
+    stats = metrics.feature_statistics(real)
+    curve = chapter.fid_curve(stats, fake, [100, 200, 800])
+    assert len(curve) == 3 and all(3.0 < v < 6.0 for v in curve)  # ~ |1|^2 * 4 plus a small bias
+    with pytest.raises(ValueError, match="exceeds"):
+        chapter.fid_curve(stats, fake, [1000])
+
+
+def test_model_zoo_errors_and_spectral_norm():
+    with pytest.raises(ValueError, match="unknown model"):
+        chapter.make_models("VAE")
+    net = chapter.spectral_normed(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)))
+    net = chapter.without_batchnorm(net)
+    assert isinstance(net[1], torch.nn.Identity)
+    assert torch.nn.utils.parametrize.is_parametrized(net[0], "weight")
+
+
+@pytest.mark.slow
+def test_headline_experiment_runs_and_reports():
+    out = chapter.run("quick", seed=0, steps=2, n_eval=160)
+    assert {"real_vs_real", "fid_infinity", "leaderboard", "features"} <= set(out)
+    assert set(out["leaderboard"]) == set(chapter.MODELS) == set(out["fid_infinity"])
+    assert out["features"] == "FID (MNIST-classifier features)"
+    assert all(math.isfinite(v) and v > 0 for v in out["leaderboard"].values())
+    floor = out["real_vs_real"]
+    assert 0 < floor["test_vs_train"] < min(out["leaderboard"].values())  # 2 steps of training: far from real
+    noise = out["corruptions"]["noise"]
+    assert noise[-1] > noise[0]
+    parzen = out["parzen_log_likelihood"]
+    assert parzen["copies of training digits"] > max(parzen[m] for m in chapter.MODELS)
+    json.dumps(out)
+
+
+@pytest.mark.slow
+def test_cli_prints_json_last():
+    proc = subprocess.run([sys.executable, "-m", "gan_lessons", "run", "fid", "--profile", "quick",
+                           "--steps", "1", "--n-eval", "96"], capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "GAN_LESSONS_PROGRESS": "0"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(out["leaderboard"]) == set(chapter.MODELS)
+    assert isinstance(out["real_vs_real"]["train_halves"], float) and np.isfinite(out["fid_infinity"]["DCGAN"])

@@ -1,0 +1,52 @@
+"""Notebook hygiene: chapters are committed without outputs, execution counts or widget state, every notebook
+in book/ is in _toc.yml (so nbval and the book build run it), and each follows the chapter template."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gan_lessons.student import toc_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK_NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+IDS = [p.stem for p in BOOK_NOTEBOOKS]
+
+
+def test_every_notebook_is_in_the_toc_and_every_toc_entry_exists():
+    toc = {p.resolve() for p in toc_notebooks(ROOT)}
+    assert toc, "_toc.yml lists no notebook"
+    assert all(p.is_file() for p in toc)
+    missing = sorted(p.name for p in BOOK_NOTEBOOKS if p.resolve() not in toc)
+    assert not missing, f"notebooks not in _toc.yml (nbval and the book would skip them): {missing}"
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
+    assert "widgets" not in nb.metadata, f"{path.name}: saved widget state in the metadata; clear it"
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
+def test_follows_the_chapter_template(path):
+    nb = nbformat.read(path, as_version=4)
+    heading = nb.cells[1].source if len(nb.cells) > 1 else ""
+    assert re.match(r"\(chap-[a-z0-9-]+\)=\s*\n# ", heading), \
+        f"{path.name}: the second cell must be '(chap-name)=' then '# Title'"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "banner(" in code, f"{path.name}: print runtime.banner(...) at the top"
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert len(re.findall(r"```\{exercise\}", prose)) >= 3, f"{path.name}: at least 3 exercises"
+    assert re.search(r"exercises\.check_\w+\(", code), f"{path.name}: at least one automatically checked exercise"
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
+def test_kernel_is_plain_python3(path):
+    meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+    assert meta.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernelspec must be python3"

@@ -1,0 +1,59 @@
+"""Device choice, profiles, seeding and the banner."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gan_lessons import runtime
+
+
+def test_profile_from_environment(monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_PROFILE", "full")
+    assert runtime.get_profile() == "full"
+    assert runtime.pick(quick=1, full=2) == 2
+    monkeypatch.setenv("GAN_LESSONS_PROFILE", "quick")
+    assert runtime.pick(quick=1, full=2) == 1
+
+
+def test_auto_profile_follows_the_device(monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_PROFILE", "auto")
+    expected = "full" if (torch.cuda.is_available() or runtime._mps_available()) else "quick"
+    assert runtime.get_profile() == expected
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_PROFILE", "fast")
+    with pytest.raises(ValueError, match="GAN_LESSONS_PROFILE.*quick, full, auto"):
+        runtime.get_profile()
+
+
+def test_device_override_and_errors(monkeypatch):
+    assert runtime.get_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        runtime.get_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            runtime.get_device("cuda")
+    monkeypatch.setenv("GAN_LESSONS_DEVICE", "cpu")
+    assert runtime.get_device() == torch.device("cpu")
+
+
+def test_seeding_makes_runs_identical():
+    runtime.seed_everything(3)
+    a = (torch.rand(3), __import__("numpy").random.rand(2), __import__("random").random())
+    runtime.seed_everything(3)
+    b = (torch.rand(3), __import__("numpy").random.rand(2), __import__("random").random())
+    assert torch.equal(a[0], b[0]) and (a[1] == b[1]).all() and a[2] == b[2]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
+def test_seed_must_be_a_non_negative_integer(bad):
+    with pytest.raises(ValueError, match="seed"):
+        runtime.seed_everything(bad)
+
+
+def test_banner_names_profile_device_torch_and_budget(capsys):
+    line = runtime.banner({"steps": 10}, profile="quick", device="cpu")
+    out = capsys.readouterr().out
+    assert "profile=quick" in out and "device=cpu" in out and f"torch={torch.__version__}" in out
+    assert "steps=10" in line

@@ -1,0 +1,188 @@
+"""The one training loop: Algorithm 1, pluggable objectives, NaN guard, checkpoints, the run cache."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from gan_lessons import data, models, runtime, train
+
+RING = data.ring(8, radius=2.0, std=0.05)
+
+
+def small_trainer(steps=20, **cfg) -> train.GANTrainer:
+    runtime.seed_everything(0)
+    G, D = models.MLPGenerator(2, 2, 16, 1), models.MLPDiscriminator(2, 16, 1)
+    config = train.TrainConfig(steps=steps, batch_size=16, **cfg)
+    return train.GANTrainer(G, D, RING.sample, config, latent_dim=2, device="cpu")
+
+
+def test_config_is_frozen_and_validated():
+    cfg = train.TrainConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.steps = 5  # type: ignore[misc]
+    for bad, match in [({"steps": -1}, "steps"), ({"batch_size": 0}, "batch_size"), ({"loss": "lsgan"}, "unknown loss"),
+                       ({"optimizer": "lbfgs"}, "optimizer"), ({"lr_d": 0.0}, "lr_d"), ({"betas": (0.5, 1.0)}, "betas"),
+                       ({"clip_value": -0.01}, "clip_value"), ({"ema_decay": 1.0}, "ema_decay"),
+                       ({"d_steps": 0}, "d_steps"), ({"real_label": 0.0}, "real_label")]:
+        with pytest.raises(ValueError, match=match):
+            train.TrainConfig(**bad)
+
+
+def test_k_discriminator_steps_per_generator_step():
+    calls = {"d": 0, "g": 0}
+
+    class Counting(train.JSObjective):
+        def discriminator_loss(self, D, real, fake, rng):
+            calls["d"] += 1
+            return super().discriminator_loss(D, real, fake, rng)
+
+        def generator_loss(self, D, fake, real):
+            calls["g"] += 1
+            return super().generator_loss(D, fake, real)
+
+    t = small_trainer(steps=7, d_steps=3)
+    t.objective = Counting()
+    t.fit(progress=False)
+    assert calls == {"d": 21, "g": 7} and t.step == 7 and len(t.history) == 7
+
+
+def test_generator_update_leaves_the_discriminator_untouched():
+    t = small_trainer()
+    before = [p.clone() for p in t.D.parameters()]
+    t.update_generator()
+    assert all(torch.equal(a, b) for a, b in zip(before, t.D.parameters()))
+    assert all(p.requires_grad for p in t.D.parameters())
+
+
+@pytest.mark.parametrize("loss", train.OBJECTIVES)
+def test_every_builtin_objective_trains_and_logs(loss):
+    t = small_trainer(steps=5, loss=loss)
+    hist = t.fit(progress=False)
+    assert len(hist) == 5 and all(map(torch.isfinite, map(torch.tensor, hist.d_loss)))
+    if loss in ("minimax", "ns"):
+        assert all(0 <= v <= 1 for v in hist.d_real + hist.d_fake)
+
+
+def test_weight_clipping_keeps_weights_in_range():
+    t = small_trainer(steps=5, loss="wasserstein", clip_value=0.01, optimizer="rmsprop", lr_d=0.1)
+    t.fit(progress=False)
+    assert all(p.abs().max() <= 0.01 for p in t.D.parameters())
+
+
+def test_training_learns_the_1d_mean():
+    runtime.seed_everything(0)
+    target = data.gaussian_1d(3.0, 0.5)
+    G, D = models.MLPGenerator(1, 1, 16, 1), models.MLPDiscriminator(1, 16, 1)
+    cfg = train.TrainConfig(steps=400, batch_size=64, lr_d=2e-3, lr_g=2e-3)
+    t = train.train_gan(G, D, target.sample, cfg, latent_dim=1, progress=False)
+    assert abs(float(t.sample(2000).mean()) - 3.0) < 0.5
+
+
+def test_nan_stops_training_with_a_clear_message():
+    class Poison(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return (x.sum(1) * self.w) * float("nan")
+
+    runtime.seed_everything(0)
+    t = train.GANTrainer(models.MLPGenerator(2, 2, 8, 1), Poison(), RING.sample, train.TrainConfig(steps=3),
+                         latent_dim=2, device="cpu")
+    before = t.D.w.detach().clone()
+    with pytest.raises(train.TrainingDiverged, match=r"diverged at generator step 1.*learning rate"):
+        t.fit(progress=False)
+    assert torch.equal(t.D.w.detach(), before)  # no NaN update was applied
+
+
+def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
+    full = small_trainer(steps=30, ema_decay=0.9)
+    full.fit(progress=False)
+    part = small_trainer(steps=30, ema_decay=0.9)
+    part.fit(steps=12, checkpoint_path=tmp_path / "ck.pt", progress=False)
+    resumed = small_trainer(steps=30, ema_decay=0.9).load(tmp_path / "ck.pt")
+    assert resumed.step == 12
+    resumed.fit(progress=False)
+    for a, b in zip(full.G.state_dict().values(), resumed.G.state_dict().values()):
+        assert torch.equal(a, b)
+    assert full.history.d_loss == resumed.history.d_loss
+    assert torch.equal(full.sample(8), resumed.sample(8))
+
+
+def test_checkpoint_errors(tmp_path):
+    t = small_trainer()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        t.load(tmp_path / "missing.pt")
+    t.save(tmp_path / "ck.pt")
+    with pytest.raises(ValueError, match="different TrainConfig"):
+        small_trainer(steps=99).load(tmp_path / "ck.pt")
+
+
+def test_snapshots_are_taken_at_start_every_n_and_end():
+    t = small_trainer(steps=10)
+    t.fit(snapshot=lambda tr: tr.step, snapshot_every=4, progress=False)
+    assert [s for s, _ in t.snapshots] == [0, 4, 8, 10]
+
+
+def test_run_cache_reuses_an_identical_run_and_only_that(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+
+    def run(steps=15, seed=0, lr=2e-4):
+        runtime.seed_everything(seed)
+        G, D = models.MLPGenerator(2, 2, 16, 1), models.MLPDiscriminator(2, 16, 1)
+        cfg = train.TrainConfig(steps=steps, batch_size=16, lr_g=lr)
+        return train.train_gan(G, D, RING.sample, cfg, latent_dim=2, cache="unit", progress=False)
+
+    a = run()
+    files = list((tmp_path / "runs").glob("unit-*.pt"))
+    assert len(files) == 1
+    b = run()
+    assert a.history.d_loss == b.history.d_loss and torch.equal(a.sample(4), b.sample(4))
+    assert len(list((tmp_path / "runs").glob("*.pt"))) == 1  # loaded, not trained again
+    run(seed=1)
+    run(lr=1e-3)
+    assert len(list((tmp_path / "runs").glob("*.pt"))) == 3  # other weights or config: other entries
+
+
+def test_run_cache_can_be_switched_off_and_rejects_bad_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
+    t = small_trainer()
+    assert train.run_cache_path("ok-name", t) is None
+    with pytest.raises(ValueError, match="cache must be a short name"):
+        train.run_cache_path("../escape", t)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"generator": "G"}, TypeError, "nn.Module"),
+    ({"real_sampler": 5}, TypeError, "real_sampler"),
+    ({"config": {"steps": 3}}, TypeError, "TrainConfig"),
+    ({"latent_dim": None}, ValueError, "exactly one of latent_dim"),
+])
+def test_trainer_rejects_bad_arguments(kwargs, error, match):
+    args = {"generator": models.MLPGenerator(2, 2, 8, 1), "discriminator": models.MLPDiscriminator(2, 8, 1),
+            "real_sampler": RING.sample, "config": train.TrainConfig(steps=1), "latent_dim": 2}
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        train.GANTrainer(args.pop("generator"), args.pop("discriminator"), args.pop("real_sampler"),
+                         args.pop("config"), **args)
+
+
+def test_sampler_returning_the_wrong_batch_is_caught():
+    t = train.GANTrainer(models.MLPGenerator(2, 2, 8, 1), models.MLPDiscriminator(2, 8, 1),
+                         lambda n, rng: RING.sample(n + 1, rng), train.TrainConfig(steps=1), latent_dim=2)
+    with pytest.raises(ValueError, match="asked"):
+        t.fit(progress=False)
+
+
+def test_mlp_models_check_their_input():
+    with pytest.raises(ValueError, match=r"z must have shape \[batch, 2\]"):
+        models.MLPGenerator(2, 2)(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="unknown activation"):
+        models.mlp(2, 2, activation="swish")
+    with pytest.raises(ValueError, match="hidden"):
+        models.mlp(2, 2, hidden=0)
+    assert models.MLPDiscriminator(2)(torch.zeros(4, 2)).shape == (4,)
