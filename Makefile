@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (Python 3.11):
 #   make book   install, then build the HTML book into _build/html (notebooks executed)
-#   make test   install, then unit tests, nbval over every notebook, the -W book build, browser checks
+#   make test   install, then nbval over every notebook, unit tests, the -W book build, browser checks
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
@@ -27,9 +27,12 @@ book: install
 
 build-book: book
 
+# nbval first: it trains every chapter's long runs once into the run cache (~/.cache/gan_lessons/runs, keyed by
+# settings, initial weights and the gan_lessons source), so the book build and the student-edition tests that
+# execute the same cells again load those runs instead of training them a second time.
 test: install browser-deps
-	$(MAKE) unit
 	$(MAKE) nbval
+	$(MAKE) unit
 	$(MAKE) book
 	$(MAKE) browser
 

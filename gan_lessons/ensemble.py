@@ -87,8 +87,9 @@ class EnsembleLinear(nn.Module):
             with torch.no_grad():  # one power-iteration step: v = W u / |W u|,  u = W^T v / |W^T v|
                 v = F.normalize(torch.bmm(w, self.u.unsqueeze(2)).squeeze(2), dim=1)  # [members, in]
                 self.u.copy_(F.normalize(torch.bmm(v.unsqueeze(1), w).squeeze(1), dim=1))  # [members, out]
-        v = F.normalize(torch.bmm(w, self.u.unsqueeze(2)).squeeze(2), dim=1).detach()
-        sigma = torch.einsum("mi,mio,mo->m", v, w, self.u)  # [members], differentiable in W
+        u = self.u.clone()  # a copy: the next training-mode forward updates self.u in place
+        v = F.normalize(torch.bmm(w, u.unsqueeze(2)).squeeze(2), dim=1).detach()
+        sigma = torch.einsum("mi,mio,mo->m", v, w, u)  # [members], differentiable in W
         return w / sigma.view(-1, 1, 1)
 
     def extra_repr(self) -> str:

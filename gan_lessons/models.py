@@ -1,9 +1,11 @@
 """Networks used across the book. Small and explicit: every layer is visible in ``print(model)``."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
-__all__ = ["mlp", "MLPGenerator", "MLPDiscriminator"]
+__all__ = ["mlp", "MLPGenerator", "MLPDiscriminator", "MLPImageGenerator", "MLPImageDiscriminator",
+           "DCGANGenerator", "DCGANDiscriminator", "dcgan_init"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "elu": nn.ELU}
 
@@ -64,3 +66,150 @@ class MLPDiscriminator(nn.Module):
         if x.dim() != 2 or x.shape[1] != self.data_dim:
             raise ValueError(f"x must have shape [batch, {self.data_dim}], got {tuple(x.shape)}")
         return self.net(x).squeeze(1)  # [batch]
+
+
+# --- images: 28x28 MNIST-sized networks (chapter "DCGAN on MNIST") -----------------------------------------------
+
+class MLPImageGenerator(nn.Module):
+    """The fully connected MNIST generator of Goodfellow et al. 2014 (as in the widely copied PyTorch code):
+    z [batch, latent_dim] -> ReLU MLP -> Tanh -> images [batch, 1, 28, 28] in [-1, 1]."""
+
+    def __init__(self, latent_dim: int = 64, hidden: int = 256, depth: int = 2) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(mlp(latent_dim, 784, hidden, depth, "relu"), nn.Tanh(),
+                                 nn.Unflatten(1, (1, 28, 28)))  # [batch, 1, 28, 28]
+
+    def forward(self, z: Tensor) -> Tensor:
+        _check_latent(z, self.latent_dim)
+        return self.net(z)
+
+
+class MLPImageDiscriminator(nn.Module):
+    """The fully connected MNIST discriminator: images [batch, 1, 28, 28] -> LeakyReLU(0.2) MLP -> logits [batch]."""
+
+    def __init__(self, hidden: int = 256, depth: int = 2) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), mlp(784, hidden, hidden, depth - 1, "leaky_relu"),
+                                  nn.LeakyReLU(0.2))  # [batch, hidden]
+        self.head = nn.Linear(hidden, 1)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer [batch, hidden] (what feature matching compares)."""
+        _check_images(x, 1)
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x)).squeeze(1)  # [batch]
+
+
+class DCGANGenerator(nn.Module):
+    """DCGAN generator for 28x28 (Radford et al. 2016): z -> Linear -> [4w, 7, 7] -> ConvT -> [2w, 14, 14]
+    -> ConvT -> [1, 28, 28]. Batch norm + ReLU after every layer except the output, which is Tanh.
+
+    width: w, the number of channels of the last hidden layer is 2w (32 keeps a CPU run fast; 64 is the
+    usual GPU size). n_classes > 0 makes it conditional (Mirza & Osindero 2014): G(z, y) with a learned
+    embedding of the class y concatenated to z.
+    """
+
+    def __init__(self, latent_dim: int = 64, width: int = 32, n_classes: int = 0) -> None:
+        super().__init__()
+        _check_sizes(latent_dim=latent_dim, width=width, n_classes=(n_classes, 0))
+        self.latent_dim, self.n_classes = latent_dim, n_classes
+        self.embed = nn.Embedding(n_classes, n_classes) if n_classes else None
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim + n_classes, 4 * width * 7 * 7, bias=False),
+            nn.Unflatten(1, (4 * width, 7, 7)), nn.BatchNorm2d(4 * width), nn.ReLU())  # [batch, 4w, 7, 7]
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, 1, 4, 2, 1), nn.Tanh())  # [batch, 1, 28, 28]
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        _check_latent(z, self.latent_dim)
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(_check_labels(labels, z.shape[0], self.n_classes))], dim=1)
+        elif labels is not None:
+            raise ValueError("this generator is unconditional (n_classes=0): call it as G(z), without labels")
+        return self.up(self.project(z))
+
+
+class DCGANDiscriminator(nn.Module):
+    """DCGAN discriminator for 28x28: Conv(stride 2) -> [w, 14, 14] -> Conv(stride 2) -> BN -> [2w, 7, 7]
+    -> Linear -> logit. LeakyReLU(0.2), no batch norm at the input layer (Radford et al. 2016).
+
+    n_classes > 0 makes it conditional: D(x, y) sees the one-hot class y as n_classes extra constant
+    input channels (Mirza & Osindero 2014 concatenate y to the input).
+    """
+
+    def __init__(self, width: int = 32, n_classes: int = 0) -> None:
+        super().__init__()
+        _check_sizes(width=width, n_classes=(n_classes, 0))
+        self.n_classes = n_classes
+        self.body = nn.Sequential(
+            nn.Conv2d(1 + n_classes, width, 4, 2, 1), nn.LeakyReLU(0.2),  # [batch, w, 14, 14]
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+            nn.Flatten())  # [batch, 2w * 7 * 7]
+        self.head = nn.Linear(2 * width * 7 * 7, 1)
+        dcgan_init(self)
+
+    def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The last hidden layer [batch, 2w*7*7] (what feature matching compares)."""
+        _check_images(x, 1)
+        if self.n_classes:
+            y = _check_labels(labels, x.shape[0], self.n_classes)
+            onehot = torch.nn.functional.one_hot(y, self.n_classes).to(x.dtype)  # [batch, classes]
+            x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
+        elif labels is not None:
+            raise ValueError("this discriminator is unconditional (n_classes=0): call it as D(x), without labels")
+        return self.body(x)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x, labels)).squeeze(1)  # [batch] logits
+
+
+def dcgan_init(module: nn.Module) -> nn.Module:
+    """DCGAN initialisation (Radford et al. 2016): conv and linear weights ~ N(0, 0.02), batch-norm scales
+    ~ N(1, 0.02), biases 0. Draws from torch's global generator (seed it first)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"dcgan_init needs an nn.Module, got {type(module).__name__}")
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def _check_latent(z: object, latent_dim: int) -> None:
+    if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[1] != latent_dim:
+        shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+        raise ValueError(f"z must be a tensor of shape [batch, {latent_dim}], got {shape}")
+
+
+def _check_images(x: object, channels: int) -> None:
+    if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (channels, 28, 28):
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must be images of shape [batch, {channels}, 28, 28], got {shape}")
+
+
+def _check_labels(labels: object, batch: int, n_classes: int) -> Tensor:
+    if labels is None:
+        raise ValueError(f"this network is conditional (n_classes={n_classes}): pass labels [batch] of class ids")
+    if not isinstance(labels, Tensor) or labels.shape != (batch,) or labels.dtype != torch.int64:
+        got = (tuple(labels.shape), labels.dtype) if isinstance(labels, Tensor) else type(labels).__name__
+        raise ValueError(f"labels must be an int64 tensor of shape [{batch}], got {got}")
+    if batch and not (0 <= int(labels.min()) and int(labels.max()) < n_classes):
+        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got values from {int(labels.min())} "
+                         f"to {int(labels.max())}")
+    return labels
+
+
+def _check_sizes(**sizes: object) -> None:
+    for name, value in sizes.items():
+        value, low = value if isinstance(value, tuple) else (value, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -33,6 +33,8 @@ __all__ = [
     "JSObjective",
     "WassersteinObjective",
     "HingeObjective",
+    "FeatureMatchingObjective",
+    "feature_matching_loss",
     "make_objective",
     "OBJECTIVES",
     "History",
@@ -63,6 +65,7 @@ class TrainConfig:
     real_label: float = 1.0  # one-sided label smoothing for JS losses: 0.9 in Salimans et al. 2016
     clip_value: float | None = None  # WGAN weight clipping c (Arjovsky et al.: 0.01); None = off
     ema_decay: float | None = None  # keep an exponential moving average of G's weights; None = off
+    historical_weight: float = 0.0  # lambda of historical averaging, Salimans et al. 2016: 0 = off
     log_every: int = 1  # record losses and D outputs every this many generator updates
     seed: int = 0  # seeds the trainer's own random stream (data batches, noise, GP interpolation)
 
@@ -90,6 +93,8 @@ class TrainConfig:
             raise ValueError(f"clip_value must be positive or None, got {self.clip_value!r}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}")
+        if not (isinstance(self.historical_weight, (int, float)) and 0 <= self.historical_weight < math.inf):
+            raise ValueError(f"historical_weight must be a number >= 0 (0 = off), got {self.historical_weight!r}")
 
 
 class TrainingDiverged(RuntimeError):
@@ -162,6 +167,40 @@ class HingeObjective(Objective):
         return losses.hinge_generator_loss(D(fake))
 
 
+@dataclass
+class FeatureMatchingObjective(JSObjective):
+    """Feature matching (Salimans et al. 2016, sec. 3.1): D trains as in the original GAN, G matches the
+    mean of D's last hidden layer f on real data:  L_G = || E_x f(x) - E_z f(G(z)) ||_2^2.
+
+    The discriminator must have a ``features(x)`` method (``models.DCGANDiscriminator`` has one).
+    """
+
+    def generator_loss(self, D, fake, real):
+        features = getattr(D, "features", None)
+        if features is None:
+            raise TypeError("feature matching needs a discriminator with a features(x) method "
+                            "(e.g. models.DCGANDiscriminator), the layer whose mean G matches")
+        with torch.no_grad():
+            target = features(real)  # [batch, k] features of a real batch: a constant for G
+        return feature_matching_loss(target, features(fake))
+
+
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """L_G = || mean_i f(x_i) - mean_j f(G(z_j)) ||_2^2  (Salimans et al. 2016, sec. 3.1).
+
+    real_features [n, k] and fake_features [m, k]: one row of discriminator features per sample; the two
+    batch means are compared, so G must match the statistics of the data, not any single digit.
+    """
+    for name, t in (("real_features", real_features), ("fake_features", fake_features)):
+        if not isinstance(t, Tensor) or t.dim() != 2 or t.shape[0] == 0 or not t.is_floating_point():
+            got = (tuple(t.shape), t.dtype) if isinstance(t, Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a float tensor [batch, features] with batch >= 1, got {got}")
+    if real_features.shape[1] != fake_features.shape[1]:
+        raise ValueError(f"real and fake features must have the same width, got {real_features.shape[1]} "
+                         f"and {fake_features.shape[1]}")
+    return (real_features.mean(0) - fake_features.mean(0)).pow(2).sum()
+
+
 def make_objective(config: TrainConfig) -> Objective:
     """The built-in objective that ``config.loss`` names."""
     if config.loss in ("minimax", "ns"):
@@ -230,6 +269,9 @@ class GANTrainer:
         self.opt_d = _optimizer(self.D, config.lr_d, config)
         self.opt_g = _optimizer(self.G, config.lr_g, config)
         self.ema = copy.deepcopy(self.G).eval().requires_grad_(False) if config.ema_decay else None
+        # historical averaging: running mean of each player's past weights, and how many went into it
+        self.averages = ({"G": _param_copy(self.G), "D": _param_copy(self.D), "count_G": 1, "count_D": 1}
+                         if config.historical_weight else None)
         self.step = 0
         self.history = History()
         self.snapshots: list[tuple[int, Any]] = []
@@ -245,7 +287,9 @@ class GANTrainer:
         self._guard(loss, "discriminator")
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
+        self._historical_averaging(self.D, "D")
         self.opt_d.step()
+        self._fold_into_average(self.D, "D")
         if self.config.clip_value is not None:
             with torch.no_grad():
                 for p in self.D.parameters():
@@ -265,7 +309,9 @@ class GANTrainer:
         self._guard(loss, "generator")
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        self._historical_averaging(self.G, "G")
         self.opt_g.step()
+        self._fold_into_average(self.G, "G")
         if self.ema is not None:
             _ema_update(self.ema, self.G, self.config.ema_decay)
         return loss.item()
@@ -308,6 +354,7 @@ class GANTrainer:
             "step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "ema": None if self.ema is None else self.ema.state_dict(),
+            "averages": self.averages,
             "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
             "history": self.history.as_dict(), "snapshots": [list(s) for s in self.snapshots],
             "config": asdict(self.config),
@@ -337,6 +384,9 @@ class GANTrainer:
         self.opt_d.load_state_dict(state["opt_d"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+        if self.averages is not None:
+            self.averages = {k: v if isinstance(v, int) else [t.to(self.device) for t in v]
+                             for k, v in state["averages"].items()}
         self.rng.set_state(state["rng"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
         self.history = History(**state["history"])
@@ -356,6 +406,25 @@ class GANTrainer:
             out = net(z) if labels is None else net(z, labels.to(self.device))
         net.train(was_training)
         return out.cpu()
+
+    def _historical_averaging(self, net: nn.Module, role: str) -> None:
+        """Add the gradient of  lambda * ||theta - (1/t) sum_{i<t} theta_i||^2  (Salimans et al. 2016,
+        sec. 3.3: historical averaging; the mean of past weights is a constant) to ``net``'s gradients."""
+        if self.averages is None:
+            return
+        with torch.no_grad():
+            for p, avg in zip(_trainable(net), self.averages[role]):
+                if p.grad is not None:
+                    p.grad.add_(p - avg, alpha=2 * self.config.historical_weight)
+
+    def _fold_into_average(self, net: nn.Module, role: str) -> None:
+        """After an update: mean <- mean + (theta - mean) / (t + 1), the running mean of all weights so far."""
+        if self.averages is None:
+            return
+        self.averages[f"count_{role}"] += 1
+        with torch.no_grad():
+            for p, avg in zip(_trainable(net), self.averages[role]):
+                avg.lerp_(p, 1.0 / self.averages[f"count_{role}"])
 
     def _one_step(self) -> None:
         for _ in range(self.config.d_steps):
@@ -382,7 +451,12 @@ class GANTrainer:
 
     @staticmethod
     def _bound(D: nn.Module, labels: Tensor | None) -> Callable[[Tensor], Tensor]:
-        return D if labels is None else (lambda x: D(x, labels))
+        if labels is None:
+            return D
+        bound = lambda x: D(x, labels)  # noqa: E731
+        if hasattr(D, "features"):  # feature matching on a conditional D
+            bound.features = lambda x: D.features(x, labels)
+        return bound
 
     def _guard(self, loss: Tensor, role: str) -> None:
         if not torch.isfinite(loss).all():
@@ -442,8 +516,16 @@ def run_cache_path(name: str, trainer: GANTrainer, fit_options: dict[str, Any] |
     return folder / "runs" / f"{name}-{_run_fingerprint(name, trainer, fit_options or {})[:20]}.pt"
 
 
+def _trainable(model: nn.Module) -> list[nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def _param_copy(model: nn.Module) -> list[Tensor]:
+    return [p.detach().clone() for p in _trainable(model)]
+
+
 def _optimizer(model: nn.Module, lr: float, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = _trainable(model)
     if not params:
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
     if config.optimizer == "adam":

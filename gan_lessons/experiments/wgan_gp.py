@@ -1,0 +1,217 @@
+"""WGAN-GP on 2D toys over seeds (modes captured, gradient norms at interpolates), clipping vs penalty, MNIST."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .. import collapse, data, losses, metrics, models, train, wgan
+from ..ensemble import EnsembleSampler, ensemble_noise
+from ..runtime import pick, seed_everything
+
+NAME = "wgan-gp"
+
+RING = data.ring(n_modes=8, radius=2.0, std=0.05)  # "8 Gaussians" (Gulrajani et al.'s toy, up to a scale)
+GRID = data.grid(n=5, spacing=2.0, std=0.05)  # "25 Gaussians"
+TOYS = {"8 Gaussians": RING.sample, "25 Gaussians": GRID.sample, "swiss roll": data.swiss_roll}
+MIXTURES = {"8 Gaussians": RING, "25 Gaussians": GRID}
+LIMITS = {"8 Gaussians": 3.0, "25 Gaussians": 5.5, "swiss roll": 2.2}  # plotting box [-lim, lim]^2
+CLIP_VALUES = (0.1, 0.01, 0.001)  # c of the clipping study (Gulrajani et al. 2017, Fig. 1a)
+SETTINGS = tuple(f"clip c={c:g}" for c in CLIP_VALUES) + ("gradient penalty",)
+
+
+def budget(profile: str) -> dict[str, int]:
+    """Training budget: generator steps of the toy ensembles, seeds on the ring, the depth study, MNIST."""
+    return {
+        "toy_steps": pick(quick=600, full=20_000, profile=profile),
+        "ring_seeds": pick(quick=3, full=5, profile=profile),
+        "batch_size": pick(quick=128, full=256, profile=profile),
+        "depth_steps": pick(quick=100, full=2_000, profile=profile),
+        "mnist_steps": pick(quick=100, full=10_000, profile=profile),
+    }
+
+
+@dataclass
+class ToyRun:
+    """One ensemble run: member m trains on ``members[m]`` (the ring once per seed, then the others)."""
+
+    objective: str  # 'wgan-gp' or 'ns'
+    members: list[str]  # dataset name of each member
+    trainer: train.GANTrainer
+    samples: Tensor  # [n_eval, members, 2] final samples, fixed noise
+    metrics: list[dict | None]  # mode_collapse_metrics per member (None for the swiss roll)
+
+    def index(self, name: str) -> list[int]:
+        return [m for m, n in enumerate(self.members) if n == name]
+
+
+def train_toys(objective: str = "wgan-gp", profile: str = "quick", seed: int = 0, ring_seeds: int | None = None,
+               steps: int | None = None, progress: bool = False) -> ToyRun:
+    """Train G and D on the ring (``ring_seeds`` times), the grid and the swiss roll, as one ensemble.
+
+    objective: 'wgan-gp' (lambda = 10, n_critic = 5, Adam betas (0.5, 0.9), Gulrajani et al. 2017) or 'ns'
+    (the non-saturating JS GAN, one D step per G step). Adam learning rates 1e-3 for D and 3e-4 for G: larger
+    than the paper's 1e-4 so that the quick profile converges in hundreds of steps instead of 100,000. Snapshots record, per member, the critic's W1
+    estimate (or D's JS loss) on fixed held-out batches and the mode metrics of 2,500 samples.
+    """
+    if objective not in ("wgan-gp", "ns"):
+        raise ValueError(f"objective must be 'wgan-gp' or 'ns', got {objective!r}")
+    b = budget(profile)
+    seeds = b["ring_seeds"] if ring_seeds is None else ring_seeds
+    steps = b["toy_steps"] if steps is None else steps
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"ring_seeds must be an integer >= 1, got {seeds!r}")
+    names = ["8 Gaussians"] * seeds + ["25 Gaussians", "swiss roll"]
+    rng = seed_everything(seed)
+    net = collapse.NetSpec(g_hidden=128, g_depth=3, d_hidden=128, d_depth=3, d_activation="relu")
+    G, D, obj, overrides = collapse.build_method(objective, len(names), net)
+    cfg = train.TrainConfig(steps=steps, batch_size=b["batch_size"], lr_d=1e-3, lr_g=3e-4, seed=seed, log_every=10)
+    cfg = dataclasses.replace(cfg, **overrides)  # wgan-gp: d_steps = 5, Adam betas (0.5, 0.9)
+    probe = _toy_probe(names, rng, objective)
+    trainer = train.train_gan(G, D, EnsembleSampler([TOYS[n] for n in names]), cfg, objective=obj,
+                              noise_sampler=ensemble_noise(len(names), 2), cache=f"wgan-toys-{objective}",
+                              snapshot=probe, snapshot_every=max(steps // 20, 1), progress=progress)
+    samples = _generate(trainer, 2500, seed + 1)
+    mets = [metrics.mode_collapse_metrics(samples[:, m], MIXTURES[n]) if n in MIXTURES else None
+            for m, n in enumerate(names)]
+    return ToyRun(objective, names, trainer, samples, mets)
+
+
+def clipping_study(profile: str = "quick", seed: int = 0, progress: bool = False) -> dict[str, dict]:
+    """Deep critics (12 ReLU layers of 64, no normalisation) trained on the swiss roll, as in Gulrajani et
+    al. (2017, Fig. 1): weight clipping with each c of :data:`CLIP_VALUES` (RMSProp, Arjovsky et al.) and the
+    gradient penalty (Adam, betas (0.5, 0.9)); n_critic = 5 for all. The full profile uses the papers' learning
+    rates (5e-5 and 1e-4); the quick profile ten times larger ones, so that its few hundred critic updates move
+    the weights as far as the papers' thousands do.
+
+    Returns, per setting: 'layer_norms' (||dL_D/dW_l|| from input to output), 'weights' (all weights),
+    'interp_norms' (||grad_x D|| at 1,024 interpolates) and 'init_weights' (the same critic before training).
+    """
+    b = budget(profile)
+    out = {}
+    for setting in SETTINGS:
+        seed_everything(seed)
+        G = models.MLPGenerator(latent_dim=2, data_dim=2, hidden=64, depth=3)
+        D = models.MLPDiscriminator(data_dim=2, hidden=64, depth=12, activation="relu")
+        init = wgan.linear_weights(D)
+        if setting == "gradient penalty":
+            lr = pick(quick=1e-3, full=1e-4, profile=profile)
+            cfg = train.TrainConfig(loss="wgan-gp", lr_d=lr, lr_g=lr, betas=(0.5, 0.9))
+        else:
+            lr = pick(quick=5e-4, full=5e-5, profile=profile)
+            cfg = train.TrainConfig(loss="wasserstein", optimizer="rmsprop", lr_d=lr, lr_g=lr,
+                                    clip_value=float(setting.split("=")[1]))
+        cfg = dataclasses.replace(cfg, steps=b["depth_steps"], batch_size=b["batch_size"], d_steps=5, seed=seed,
+                                  log_every=5)
+        trainer = train.train_gan(G, D, data.swiss_roll, cfg, latent_dim=2, cache="wgan-depth", progress=progress)
+        real, fake = data.swiss_roll(1024, torch.Generator().manual_seed(seed + 1)), trainer.sample(1024)
+        out[setting] = {
+            "layer_norms": wgan.layer_gradient_norms(trainer.D, real, fake),
+            "weights": wgan.linear_weights(trainer.D),
+            "init_weights": init,
+            "interp_norms": wgan.interpolate_gradient_norms(trainer.D, real, fake,
+                                                            generator=torch.Generator().manual_seed(seed + 2)),
+            "clip_value": cfg.clip_value,
+        }
+    return out
+
+
+def train_mnist(profile: str = "quick", seed: int = 0, progress: bool = False) -> train.GANTrainer:
+    """WGAN-GP on MNIST: DCGAN generator (batch norm is fine in G) against :class:`gan_lessons.wgan.ConvCritic`
+    (layer norm, no batch norm), lambda = 10, n_critic = 5, Adam 1e-4 with betas (0.5, 0.9)."""
+    b = budget(profile)
+    images, _ = data.mnist("train", verbose=False)
+    seed_everything(seed)
+    width = pick(quick=16, full=64, profile=profile)
+    G = models.DCGANGenerator(latent_dim=64, width=width)
+    D = wgan.ConvCritic(width=width)
+    cfg = train.TrainConfig(steps=b["mnist_steps"], batch_size=64, loss="wgan-gp", d_steps=5,
+                            lr_d=pick(quick=5e-4, full=1e-4, profile=profile),
+                            lr_g=pick(quick=5e-4, full=1e-4, profile=profile),
+                            betas=(0.5, 0.9), seed=seed, log_every=5)
+    return train.train_gan(G, D, data.TensorSampler(images), cfg, latent_dim=64, cache="wgan-gp-mnist",
+                           progress=progress)
+
+
+def ring_summary(run: ToyRun, seed: int = 0) -> dict:
+    """ring_modes_mean, ring_hq_mean over the ring members, and gp_grad_norm_mean: the mean critic gradient
+    norm at interpolates between 1,024 real points and 1,024 fakes per ring member, at the end of training."""
+    ring = run.index("8 Gaussians")
+    summary = collapse.summarise([run.metrics[m] for m in ring])
+    members = len(run.members)
+    real = EnsembleSampler([TOYS[n] for n in run.members])(1024, torch.Generator().manual_seed(seed + 3))
+    norms = wgan.interpolate_gradient_norms(run.trainer.D, real, run.samples[:1024], ensemble=True,
+                                            generator=torch.Generator().manual_seed(seed + 4))
+    assert norms.shape == (1024, members)
+    return {
+        "ring_modes_mean": summary["modes_mean"], "ring_modes_se": summary["modes_se"],
+        "ring_hq_mean": summary["hq_mean"], "ring_hq_se": summary["hq_se"],
+        "ring_modes_per_seed": [run.metrics[m]["modes"] for m in ring],
+        "gp_grad_norm_mean": float(norms[:, ring].mean()),
+    }
+
+
+def run(profile: str = "quick", seed: int = 0, mnist: bool = False) -> dict:
+    toys = train_toys("wgan-gp", profile, seed)
+    out: dict = {"ring_seeds": len(toys.index("8 Gaussians")), "steps": toys.trainer.config.steps}
+    out.update({k: (round(v, 4) if isinstance(v, float) else v) for k, v in ring_summary(toys, seed).items()})
+    grid = toys.metrics[toys.index("25 Gaussians")[0]]
+    out["grid_modes"], out["grid_hq"] = grid["modes"], round(grid["hq_fraction"], 4)
+    ns = train_toys("ns", profile, seed)
+    ns_ring = collapse.summarise([ns.metrics[m] for m in ns.index("8 Gaussians")])
+    out["ns_ring_modes_mean"], out["ns_ring_hq_mean"] = ns_ring["modes_mean"], round(ns_ring["hq_mean"], 4)
+    study = clipping_study(profile, seed)
+    for setting, res in study.items():
+        key = setting.replace("clip c=", "clip_").replace("gradient penalty", "gp")
+        out[f"{key}_layer_grad_median"] = float(f"{float(torch.tensor(res['layer_norms']).median()):.4g}")
+        out[f"{key}_interp_grad_norm_mean"] = float(f"{float(res['interp_norms'].mean()):.4g}")
+    if mnist:
+        t = train_mnist(profile, seed)
+        out["mnist_final_w_estimate"] = round(t.history.d_real[-1] - t.history.d_fake[-1], 4)
+    return out
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--mnist", action="store_true", help="also train WGAN-GP on MNIST (slower)")
+
+
+# -- private helpers --------------------------------------------------------------------------------------
+def _generate(trainer: train.GANTrainer, n: int, seed: int) -> Tensor:
+    """n samples per member [n, members, 2] from fixed noise (seeded), G in eval mode."""
+    G = trainer.G
+    was = G.training
+    G.eval()
+    with torch.no_grad():
+        out = G(trainer.noise_sampler(n, torch.Generator().manual_seed(seed)).to(trainer.device)).cpu()
+    G.train(was)
+    return out
+
+
+def _toy_probe(names: list[str], rng: torch.Generator, objective: str, n: int = 1024, res: int = 48):
+    """Snapshot: per member the W1 estimate (or JS loss of D) on held-out batches, mode metrics, samples, D map."""
+    sources = [TOYS[name] for name in names]
+    real = EnsembleSampler(sources)(n, rng)  # [n, members, 2], held out: never trained on
+    z = ensemble_noise(len(names), 2)(n, rng)
+    unit = torch.linspace(-1, 1, res)
+    gx, gy = torch.meshgrid(unit, unit, indexing="xy")
+    lims = torch.tensor([LIMITS[name] for name in names])
+    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)[:, None, :] * lims[None, :, None]  # [res*res, m, 2]
+
+    def probe(trainer: train.GANTrainer) -> dict:
+        G, D = trainer.G, trainer.D
+        with torch.no_grad():
+            fake = G(z.to(trainer.device))
+            d_real, d_fake = D(real.to(trainer.device)), D(fake)
+            if objective == "wgan-gp":
+                score = d_real.mean(0) - d_fake.mean(0)  # W1 estimate per member
+            else:  # D's loss per member: -E[log D(x)] - E[log(1 - D(G(z)))]
+                score = torch.nn.functional.softplus(-d_real).mean(0) + torch.nn.functional.softplus(d_fake).mean(0)
+            heat = D(grid.to(trainer.device)).reshape(res, res, -1)
+        hq = [metrics.mode_collapse_metrics(fake[:, m].cpu(), MIXTURES[name])["hq_fraction"]
+              if name in MIXTURES else math.nan for m, name in enumerate(names)]
+        return {"score": score.cpu(), "hq": torch.tensor(hq), "samples": fake[:512].cpu(), "heat": heat.cpu()}
+
+    return probe

@@ -1,0 +1,227 @@
+"""Spectral normalisation, Lipschitz bounds, orthogonal initialisation and BigGAN's truncation trick.
+
+Book: chapter "Hinge loss and spectral normalisation".
+
+* :func:`power_iteration` estimates the largest singular value sigma(W) of a weight matrix the way
+  spectral normalisation does (Miyato et al. 2018, Alg. 1), written out for teaching; the estimate after
+  each step is in :func:`power_iteration_trace`. Torch's own implementation is
+  ``torch.nn.utils.parametrizations.spectral_norm``; :func:`spectral_normalize` applies it to every
+  linear and convolutional layer of a model.
+* sigma(W) is the Lipschitz constant of x -> W x, and ReLU / leaky ReLU are 1-Lipschitz, so the product of
+  the layers' sigmas bounds the Lipschitz constant of a whole MLP (:func:`lipschitz_upper_bound`);
+  :func:`empirical_lipschitz` gives a lower bound from input gradients.
+* :func:`orthogonal_init_` is BigGAN's initialisation (Saxe et al. 2014; Brock et al. 2019);
+  :func:`truncated_noise` is BigGAN's truncation trick.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "power_iteration",
+    "power_iteration_trace",
+    "top_singular_value",
+    "spectral_normalize",
+    "weight_layers",
+    "lipschitz_upper_bound",
+    "empirical_lipschitz",
+    "orthogonal_init_",
+    "truncated_noise",
+    "hinge_active",
+]
+
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
+
+
+def power_iteration(weight: Tensor, v: Tensor, n_iters: int = 1, eps: float = 1e-12) -> tuple[Tensor, Tensor, Tensor]:
+    """Estimate sigma(W), the largest singular value of W [out, in], by ``n_iters`` power-iteration steps.
+
+    Starting from v [in] (any non-zero vector), each step computes (Miyato et al. 2018, Alg. 1)::
+
+        u = W v / |W v|,    v = W^T u / |W^T u|
+
+    and the estimate is sigma = u^T W v. Returns (sigma, u, v). The same order of updates as
+    ``torch.nn.utils.parametrizations.spectral_norm``; convolution weights are flattened to [out, -1].
+    """
+    w = _as_matrix(weight)
+    _check_v(v, w)
+    _check_iters(n_iters)
+    sigma, u, v = _power_steps(w, F.normalize(v.to(w.dtype), dim=0, eps=eps), n_iters, eps)
+    return sigma, u, v
+
+
+def power_iteration_trace(weight: Tensor, v: Tensor, n_iters: int, eps: float = 1e-12) -> list[float]:
+    """The estimate sigma = u^T W v after 1, 2, ..., ``n_iters`` power-iteration steps, as floats."""
+    w = _as_matrix(weight)
+    _check_v(v, w)
+    _check_iters(n_iters)
+    trace: list[Tensor] = []
+    _power_steps(w, F.normalize(v.to(w.dtype), dim=0, eps=eps), n_iters, eps, trace)
+    return torch.stack(trace).tolist()
+
+
+def top_singular_value(weight: Tensor) -> float:
+    """The exact sigma(W) = ||W||_2 = ``torch.linalg.matrix_norm(W, ord=2)`` (W flattened to [out, -1])."""
+    return float(torch.linalg.matrix_norm(_as_matrix(weight).double(), ord=2))
+
+
+def spectral_normalize(model: nn.Module, n_power_iterations: int = 1) -> nn.Module:
+    """Apply ``torch.nn.utils.parametrizations.spectral_norm`` to every Linear / Conv layer of ``model``.
+
+    Each layer's weight becomes W / sigma(W), sigma estimated by ``n_power_iterations`` power-iteration
+    steps per training-mode forward pass. Modifies ``model`` in place and returns it.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int) or n_power_iterations < 1:
+        raise ValueError(f"n_power_iterations must be an integer >= 1, got {n_power_iterations!r}")
+    layers = weight_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to normalise")
+    for layer in layers:
+        if not torch.nn.utils.parametrize.is_parametrized(layer, "weight"):
+            torch.nn.utils.parametrizations.spectral_norm(layer, n_power_iterations=n_power_iterations)
+    return model
+
+
+def weight_layers(model: nn.Module) -> list[nn.Module]:
+    """The Linear and Conv layers of ``model``, in the order ``model.modules()`` visits them."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return [m for m in model.modules() if isinstance(m, _LAYERS)]
+
+
+def lipschitz_upper_bound(model: nn.Module) -> float:
+    """prod_l sigma(W_l) over the Linear layers of an MLP with 1-Lipschitz activations (ReLU, leaky ReLU).
+
+    |f(x) - f(y)| <= prod_l sigma(W_l) |x - y| because |W x - W y| <= sigma(W) |x - y| and the
+    activations never stretch distances. For a spectrally normalised layer ``layer.weight`` is already
+    W / sigma-estimate, so its factor is (close to) 1. Only for models made of Linear layers and
+    1-Lipschitz activations (for convolutions sigma of the flattened kernel is not the operator norm).
+    """
+    layers = weight_layers(model)
+    if not layers or not all(isinstance(m, nn.Linear) for m in layers):
+        raise ValueError("lipschitz_upper_bound needs a model made of nn.Linear layers (an MLP); "
+                         f"{type(model).__name__} has {[type(m).__name__ for m in layers] or 'none'}")
+    was = model.training
+    model.eval()  # read the weights without another power-iteration step
+    try:
+        bound = 1.0
+        for layer in layers:
+            bound *= top_singular_value(layer.weight.detach())
+    finally:
+        model.train(was)
+    return bound
+
+
+def empirical_lipschitz(f: nn.Module, x: Tensor) -> float:
+    """max_i |grad_x f(x_i)|_2 over the points x [n, dim]: a lower bound of f's Lipschitz constant.
+
+    f (an ``nn.Module``, evaluated in eval mode) maps [n, dim] to n scalars ([n] or [n, 1]).
+    """
+    if not isinstance(f, nn.Module):
+        raise TypeError(f"f must be a torch.nn.Module (e.g. a discriminator), got {type(f).__name__}")
+    if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] == 0 or not x.is_floating_point():
+        raise ValueError(f"x must be a float tensor [n, dim] with n >= 1, got {getattr(x, 'shape', type(x))}")
+    x = x.detach().clone().requires_grad_(True)
+    was = f.training
+    f.eval()  # eval mode: batch norm uses running statistics, so the points do not interact
+    try:
+        out = f(x)
+    finally:
+        f.train(was)
+    if out.numel() != x.shape[0]:
+        raise ValueError(f"f must return one scalar per point ({x.shape[0]}), got shape {tuple(out.shape)}")
+    (grad,) = torch.autograd.grad(out.sum(), x)  # row i is the gradient of f at x_i
+    return float(grad.norm(dim=1).max())
+
+
+def orthogonal_init_(model: nn.Module, gain: float = 1.0) -> nn.Module:
+    """BigGAN's initialisation: every Linear / Conv weight orthogonal (``nn.init.orthogonal_``), biases 0.
+
+    An orthogonal W [out, in] has all its singular values equal to ``gain`` (Saxe et al. 2014), so
+    sigma(W) = gain exactly and the layer neither stretches nor squashes signals at the start of training.
+    """
+    if not (isinstance(gain, (int, float)) and not isinstance(gain, bool) and gain > 0):
+        raise ValueError(f"gain must be a positive number, got {gain!r}")
+    layers = weight_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to initialise")
+    with torch.no_grad():
+        for layer in layers:
+            if torch.nn.utils.parametrize.is_parametrized(layer, "weight"):
+                raise ValueError("initialise before spectral_normalize: the layer's weight is already parametrised")
+            nn.init.orthogonal_(layer.weight, gain=gain)
+            if layer.bias is not None:
+                layer.bias.zero_()
+    return model
+
+
+def truncated_noise(shape: tuple[int, ...] | torch.Size, threshold: float | None,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """z ~ N(0, I) with every entry |z_i| > threshold redrawn until it falls inside (BigGAN, Brock et al. 2019).
+
+    This samples the truncated normal on [-threshold, threshold] per coordinate. Small thresholds trade
+    diversity for quality; ``threshold=None`` is the untruncated N(0, I).
+    """
+    if not isinstance(shape, (tuple, list, torch.Size)) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise ValueError(f"shape must be a tuple of non-negative integers, got {shape!r}")
+    z = torch.randn(*shape, generator=generator)
+    if threshold is None:
+        return z
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"threshold must be a positive number or None, got {threshold!r}")
+    outside = z.abs() > threshold
+    while outside.any():  # each round keeps >= P(|z| <= t) of the rest: finishes fast for t >= 0.05
+        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        outside = z.abs() > threshold
+    return z
+
+
+def hinge_active(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+    """Which samples the hinge loss of D still learns from: (D(x) < 1, D(G(z)) > -1) as bool tensors.
+
+    relu(1 - D(x)) and relu(1 + D(G(z))) are flat (zero gradient) beyond the margins D(x) >= 1 and
+    D(G(z)) <= -1: those samples are ignored. (At exactly the margin the subgradient torch uses is 0 too.)
+    """
+    for name, t in (("real_logits", real_logits), ("fake_logits", fake_logits)):
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a float tensor of raw discriminator outputs, got {type(t).__name__}")
+    return real_logits < 1, fake_logits > -1
+
+
+def _power_steps(w: Tensor, v: Tensor, n_iters: int, eps: float,
+                 trace: list[Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    with torch.no_grad():
+        for _ in range(n_iters):
+            u = F.normalize(w @ v, dim=0, eps=eps)  # [out]
+            v = F.normalize(w.T @ u, dim=0, eps=eps)  # [in]
+            if trace is not None:
+                trace.append(u @ w @ v)
+    return u @ w @ v, u, v
+
+
+def _check_iters(n_iters: object) -> None:
+    if isinstance(n_iters, bool) or not isinstance(n_iters, int) or n_iters < 1:
+        raise ValueError(f"n_iters must be an integer >= 1, got {n_iters!r}")
+
+
+def _as_matrix(weight: object) -> Tensor:
+    if not isinstance(weight, Tensor) or not weight.is_floating_point():
+        raise TypeError(f"weight must be a float tensor [out, in], got {type(weight).__name__}")
+    if weight.dim() < 2 or weight.numel() == 0:
+        raise ValueError(f"weight must have at least 2 non-empty dimensions [out, in, ...], got {tuple(weight.shape)}")
+    if not torch.isfinite(weight).all():
+        raise ValueError("weight contains NaN or inf")
+    return weight.detach().flatten(1)  # [out, in * kernel...]
+
+
+def _check_v(v: object, w: Tensor) -> None:
+    if not isinstance(v, Tensor) or v.shape != (w.shape[1],) or not v.is_floating_point():
+        raise ValueError(f"v must be a float vector of shape [{w.shape[1]}] (W's input size), got "
+                         f"{getattr(v, 'shape', type(v).__name__)}")
+    if not float(v.norm()) > 0:
+        raise ValueError("v must be non-zero: start from a random vector, e.g. torch.randn(in_features)")

@@ -1,0 +1,193 @@
+"""Chapter "DCGAN on MNIST": feature matching, historical averaging, the experiment's helpers and its JSON."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from gan_lessons import data, models, runtime, train
+from gan_lessons.experiments import dcgan
+
+
+# --- feature matching (Salimans et al. 2016, sec. 3.1) ------------------------------------------------------------
+
+def test_feature_matching_loss_by_hand():
+    real = torch.tensor([[1.0, 0.0], [3.0, 2.0]])  # mean (2, 1)
+    fake = torch.tensor([[0.0, 1.0], [0.0, 1.0], [0.0, 4.0]])  # mean (0, 2)
+    assert train.feature_matching_loss(real, fake).item() == pytest.approx(4.0 + 1.0)
+    assert train.feature_matching_loss(real, real).item() == 0.0
+
+
+@pytest.mark.parametrize("args, match", [
+    ((torch.ones(3), torch.ones(3, 1)), "real_features"),
+    ((torch.ones(2, 3), torch.ones(0, 3)), "fake_features"),
+    ((torch.ones(2, 3), torch.ones(2, 4)), "same width"),
+    ((torch.ones(2, 3, dtype=torch.int64), torch.ones(2, 3)), "float"),
+])
+def test_feature_matching_loss_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        train.feature_matching_loss(*args)
+
+
+class _LinearFeatures(nn.Module):
+    """A 'discriminator' whose features are 2x: makes the feature matching loss computable by hand."""
+
+    def features(self, x):
+        return 2 * x
+
+    def forward(self, x):
+        return self.features(x).sum(1)
+
+
+def test_feature_matching_objective_uses_the_features_and_only_the_generator_loss():
+    obj = train.FeatureMatchingObjective()
+    real, fake = torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [1.0]])  # feature means 4 and 1
+    assert obj.generator_loss(_LinearFeatures(), fake, real).item() == pytest.approx(9.0)
+    d_loss, _, _ = obj.discriminator_loss(_LinearFeatures(), real, fake, torch.Generator())
+    plain, _, _ = train.JSObjective().discriminator_loss(_LinearFeatures(), real, fake, torch.Generator())
+    assert d_loss.item() == pytest.approx(plain.item())  # D trains as in the original GAN
+    with pytest.raises(TypeError, match="features"):
+        obj.generator_loss(lambda x: x.sum(1), fake, real)
+
+
+def test_feature_matching_trains_a_conditional_dcgan():
+    runtime.seed_everything(0)
+    G, D = models.DCGANGenerator(8, width=4, n_classes=3), models.DCGANDiscriminator(width=4, n_classes=3)
+    sampler = data.TensorSampler(torch.rand(20, 1, 28, 28) * 2 - 1, torch.arange(20) % 3)
+    t = train.GANTrainer(G, D, sampler, train.TrainConfig(steps=3, batch_size=4), latent_dim=8,
+                         objective=train.FeatureMatchingObjective(), device="cpu")
+    t.fit(progress=False)
+    assert len(t.history) == 3 and all(math.isfinite(v) for v in t.history.g_loss)
+
+
+# --- historical averaging (Salimans et al. 2016, sec. 3.3) --------------------------------------------------------
+
+class _Constant(nn.Module):
+    """A one-parameter network whose loss gradient is zero: only the historical term moves it."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([value]))
+
+    def forward(self, x):
+        return 0 * self.w.sum() + torch.zeros(x.shape[0])
+
+
+def test_historical_averaging_gradient_and_running_mean_by_hand():
+    G, D = _Constant(0.0), _Constant(0.0)
+    cfg = train.TrainConfig(steps=0, batch_size=2, optimizer="sgd", lr_d=0.1, lr_g=0.1, historical_weight=0.5)
+    t = train.GANTrainer(G, D, lambda n, rng: torch.zeros(n, 1), cfg, latent_dim=1, device="cpu")
+    with torch.no_grad():
+        D.w.fill_(2.0)  # theta = 2, mean of past weights = 0 (the initial 0)
+    t.update_discriminator()  # grad = 2 * 0.5 * (2 - 0) = 2; SGD: 2 - 0.1 * 2 = 1.8
+    assert D.w.item() == pytest.approx(1.8)
+    assert t.averages["count_D"] == 2 and t.averages["D"][0].item() == pytest.approx((0.0 + 1.8) / 2)
+    t.update_discriminator()  # grad = 2 * 0.5 * (1.8 - 0.9) = 0.9; 1.8 - 0.09 = 1.71
+    assert D.w.item() == pytest.approx(1.71)
+    assert t.averages["D"][0].item() == pytest.approx((0.0 + 1.8 + 1.71) / 3)
+    assert G.w.item() == 0.0  # G was not updated
+
+
+def test_historical_averaging_off_by_default_and_validated():
+    assert train.TrainConfig().historical_weight == 0.0
+    for bad in (-1.0, float("inf"), "1"):
+        with pytest.raises(ValueError, match="historical_weight"):
+            train.TrainConfig(historical_weight=bad)
+
+
+def test_resume_with_historical_averaging_is_identical(tmp_path):
+    def make(steps):
+        runtime.seed_everything(0)
+        G, D = models.MLPGenerator(2, 2, 8, 1), models.MLPDiscriminator(2, 8, 1)
+        cfg = train.TrainConfig(steps=steps, batch_size=8, historical_weight=0.1, seed=3)
+        return train.GANTrainer(G, D, data.ring().sample, cfg, latent_dim=2, device="cpu")
+
+    whole = make(6)
+    whole.fit(progress=False)
+    half = make(6)
+    half.fit(3, checkpoint_path=tmp_path / "ck.pt", progress=False)
+    resumed = make(6).load(tmp_path / "ck.pt")
+    resumed.fit(progress=False)
+    for a, b in zip(whole.G.parameters(), resumed.G.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert resumed.averages["count_G"] == whole.averages["count_G"] == 7
+
+
+# --- the experiment's helpers ---------------------------------------------------------------------------------------
+
+def test_interpolate_by_hand_and_bad_input():
+    z = dcgan.interpolate(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0]), 3)
+    torch.testing.assert_close(z, torch.tensor([[0.0, 2.0], [0.5, 1.0], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match="n must be"):
+        dcgan.interpolate(torch.zeros(2), torch.ones(2), 1)
+    with pytest.raises(ValueError, match="z0 and z1"):
+        dcgan.interpolate(torch.zeros(2), torch.ones(3), 4)
+
+
+def test_nearest_neighbours_finds_the_copy():
+    pool = torch.zeros(3, 1, 28, 28)
+    pool[1] += 1.0
+    pool[2] -= 1.0
+    queries = torch.stack([pool[2] + 0.01, pool[1]])
+    idx, dist = dcgan.nearest_neighbours(queries, pool, batch=1)
+    assert idx.tolist() == [2, 1]
+    assert dist[0].item() == pytest.approx(0.01 * 28, rel=1e-4) and dist[1].item() == 0.0
+    with pytest.raises(ValueError, match="one size"):
+        dcgan.nearest_neighbours(torch.zeros(2, 1, 14, 14), pool)
+
+
+def test_budget_models_and_variants_reject_bad_input():
+    assert dcgan.budget("quick")["steps"] > dcgan.budget("quick")["compare_steps"]
+    assert dcgan.budget("full")["width"] == 64
+    with pytest.raises(ValueError, match="steps"):
+        dcgan.budget("quick", steps=3)
+    with pytest.raises(ValueError, match="unknown model kind"):
+        dcgan.make_models("resnet")
+    with pytest.raises(ValueError, match="unknown variant"):
+        dcgan.config_for_variant("dropout")
+    with pytest.raises(ValueError, match="positive"):
+        dcgan.generate(None, 0)
+
+
+def test_every_variant_is_a_valid_config():
+    b = dcgan.budget("quick")
+    for variant in (*dcgan.VARIANTS, "d-wins"):
+        objective, options = dcgan.config_for_variant(variant)
+        cfg = dcgan.config(b, **options)
+        assert isinstance(objective, train.Objective) and cfg.steps == b["steps"]
+    _, ls = dcgan.config_for_variant("label smoothing")
+    assert ls["real_label"] == 0.9
+
+
+def test_tiny_training_run_through_the_experiment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    digits = {"train_x": torch.rand(32, 1, 28, 28, generator=g) * 2 - 1, "train_y": torch.arange(32) % 10}
+    t = dcgan.train_run("conditional", digits, "quick", steps=2, progress=False, batch_size=4)
+    assert t.step == 2 and len(t.snapshots) == 3
+    assert t.snapshots[-1][1].shape == (dcgan.GRID, 1, 28, 28)
+    again = dcgan.train_run("conditional", digits, "quick", steps=2, progress=False, batch_size=4)  # cached
+    torch.testing.assert_close(again.snapshots[-1][1], t.snapshots[-1][1], rtol=0, atol=0)
+    images = dcgan.generate(t, 7, torch.arange(7) % 10, batch=3)
+    assert images.shape == (7, 1, 28, 28)
+
+
+@pytest.mark.slow
+def test_cli_prints_the_issue_json(tmp_path):
+    env = {"GAN_LESSONS_CACHE": str(tmp_path), "GAN_LESSONS_PROGRESS": "0", "PATH": "/usr/bin:/bin"}
+    import os
+
+    env = {**os.environ, **env}
+    out = subprocess.run([sys.executable, "-m", "gan_lessons", "run", "dcgan", "--profile", "quick",
+                          "--steps", "10"], capture_output=True, text=True, env=env, timeout=600, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"steps", "seconds", "recognised_fraction", "real_recognised_fraction", "classifier_accuracy",
+            "class_entropy", "cgan_class_accuracy"} <= set(result)
+    assert result["steps"] == 10
+    assert 0 <= result["recognised_fraction"] <= 1 and 0 <= result["class_entropy"] <= math.log(10) + 1e-6
+    assert result["classifier_accuracy"] > 0.9  # the judge itself must be good before it judges GANs
