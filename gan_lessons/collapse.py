@@ -216,6 +216,7 @@ class NetSpec:
     pieces: int = 5  # maxout pieces (only with d_activation='maxout')
     init_std: float | None = None  # None: nn.Linear's init; else N(0, init_std^2) weights (PacGAN: 0.02)
     unroll_steps: int = 5  # K for the unrolled GAN
+    critic_steps: int = 5  # WGAN-GP's n_critic: critic updates per generator update (Gulrajani et al.: 5)
     unroll_lr: float = 0.01  # eta of the unrolled GAN's plain gradient steps (per member's own loss)
 
 
@@ -247,7 +248,7 @@ def build_method(method: str, members: int, net: NetSpec = NetSpec(), data_dim: 
         "hinge-sn": HingeObjective,
     }[method]()
     if method == "wgan-gp":
-        overrides = {"d_steps": 5, "betas": (0.5, 0.9)}  # n_critic = 5, Adam(0.5, 0.9) (Gulrajani et al.)
+        overrides = {"d_steps": net.critic_steps, "betas": (0.5, 0.9)}  # Adam(0.5, 0.9) as Gulrajani et al.
     return G, D, objective, overrides
 
 
@@ -384,7 +385,7 @@ def _cache_name(prefix: str, method: str, datasets: Mapping[str, GaussianMixture
 
 
 def _generate(trainer: GANTrainer, n: int, rng: torch.Generator) -> Tensor:
-    G = trainer.G
+    G = trainer.G if trainer.ema is None else trainer.ema  # the weight average when the config keeps one
     was = G.training
     G.eval()
     with torch.no_grad():

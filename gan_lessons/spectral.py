@@ -35,31 +35,38 @@ __all__ = [
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
 
-def power_iteration(weight: Tensor, v: Tensor, n_iters: int = 1, eps: float = 1e-12) -> tuple[Tensor, Tensor, Tensor]:
+def power_iteration(weight: Tensor, v: Tensor, n_iters: int = 1, eps: float = 1e-12,
+                    trace: list[float] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Estimate sigma(W), the largest singular value of W [out, in], by ``n_iters`` power-iteration steps.
 
     Starting from v [in] (any non-zero vector), each step computes (Miyato et al. 2018, Alg. 1)::
 
         u = W v / |W v|,    v = W^T u / |W^T u|
 
-    and the estimate is sigma = u^T W v. Returns (sigma, u, v). The same order of updates as
-    ``torch.nn.utils.parametrizations.spectral_norm``; convolution weights are flattened to [out, -1].
+    and the estimate is sigma = u^T W v. Returns (sigma, u, v); appends each step's estimate to ``trace``
+    if a list is given. The same order of updates as ``torch.nn.utils.parametrizations.spectral_norm``;
+    convolution weights are flattened to [out, -1].
     """
-    w = _as_matrix(weight)
+    w = _as_matrix(weight)  # [out, in], detached
     _check_v(v, w)
     _check_iters(n_iters)
-    sigma, u, v = _power_steps(w, F.normalize(v.to(w.dtype), dim=0, eps=eps), n_iters, eps)
-    return sigma, u, v
+    v = F.normalize(v.to(w.dtype), dim=0, eps=eps)
+    estimates = []
+    with torch.no_grad():
+        for _ in range(n_iters):
+            u = F.normalize(w @ v, dim=0, eps=eps)  # [out]
+            v = F.normalize(w.T @ u, dim=0, eps=eps)  # [in]
+            estimates.append(u @ w @ v)  # sigma estimate, a 0-dim tensor
+    if trace is not None:
+        trace.extend(torch.stack(estimates).tolist())
+    return estimates[-1], u, v
 
 
-def power_iteration_trace(weight: Tensor, v: Tensor, n_iters: int, eps: float = 1e-12) -> list[float]:
+def power_iteration_trace(weight: Tensor, v: Tensor, n_iters: int) -> list[float]:
     """The estimate sigma = u^T W v after 1, 2, ..., ``n_iters`` power-iteration steps, as floats."""
-    w = _as_matrix(weight)
-    _check_v(v, w)
-    _check_iters(n_iters)
-    trace: list[Tensor] = []
-    _power_steps(w, F.normalize(v.to(w.dtype), dim=0, eps=eps), n_iters, eps, trace)
-    return torch.stack(trace).tolist()
+    trace: list[float] = []
+    power_iteration(weight, v, n_iters, trace=trace)
+    return trace
 
 
 def top_singular_value(weight: Tensor) -> float:
@@ -191,17 +198,6 @@ def hinge_active(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tens
         if not isinstance(t, Tensor) or not t.is_floating_point():
             raise TypeError(f"{name} must be a float tensor of raw discriminator outputs, got {type(t).__name__}")
     return real_logits < 1, fake_logits > -1
-
-
-def _power_steps(w: Tensor, v: Tensor, n_iters: int, eps: float,
-                 trace: list[Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    with torch.no_grad():
-        for _ in range(n_iters):
-            u = F.normalize(w @ v, dim=0, eps=eps)  # [out]
-            v = F.normalize(w.T @ u, dim=0, eps=eps)  # [in]
-            if trace is not None:
-                trace.append(u @ w @ v)
-    return u @ w @ v, u, v
 
 
 def _check_iters(n_iters: object) -> None:

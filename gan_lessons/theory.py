@@ -83,19 +83,18 @@ def verify_optimal_discriminator(candidate: sp.Expr | Callable[[sp.Symbol, sp.Sy
     """
     a, b, D = _symbols()
     expr = candidate(a, b) if callable(candidate) else candidate
-    expr = sp.sympify(expr)
     if not isinstance(expr, sp.Expr):
         raise TypeError(f"candidate must be a sympy expression in a, b (or a function of them), got {expr!r}")
+    expr = expr.subs({s: {"a": a, "b": b}[s.name] for s in expr.free_symbols if s.name in ("a", "b")})
     unknown = expr.free_symbols - {a, b}
     if unknown:
-        raise ValueError(f"candidate may only use the symbols a and b (positive reals), it uses {unknown}: "
-                         "build it from gan_lessons.theory.optimal_discriminator_derivation().solution.free_symbols")
+        raise ValueError(f"candidate may only use the symbols a and b (the two densities), it uses {unknown}: "
+                         "write it with a, b = sympy.symbols('a b', positive=True)")
     f = a * sp.log(D) + b * sp.log(1 - D)
     stationary = sp.simplify(sp.diff(f, D).subs(D, expr)) == 0
-    concave = sp.ask(sp.Q.negative(sp.simplify(sp.diff(f, D, 2).subs(D, expr))),
-                     sp.Q.positive(a) & sp.Q.positive(b))
-    inside = sp.ask(sp.Q.positive(expr) & sp.Q.positive(1 - expr), sp.Q.positive(a) & sp.Q.positive(b))
-    return bool(stationary and concave is not False and inside is not False)
+    concave = sp.simplify(sp.diff(f, D, 2).subs(D, expr)).is_negative  # True / False / None (unknown)
+    inside = sp.simplify(expr).is_positive and sp.simplify(1 - expr).is_positive
+    return bool(stationary and concave is True and inside is True)
 
 
 def verify_virtual_training_criterion() -> dict[str, object]:

@@ -353,3 +353,42 @@ def test_views_and_table(monkeypatch):
     plt.close(chapter.mode_histograms(runs, "ring", 0))
     html = chapter.table_html(chapter.table(runs)).data
     assert html.count("<tr>") == 4 and "ring" in html and "±" in html
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", ["pacgan", "veegan"])
+def test_command_line_prints_the_table_as_json(protocol, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GAN_LESSONS_PROGRESS": "0", "GAN_LESSONS_CACHE": str(tmp_path)}
+    cmd = [sys.executable, "-m", "gan_lessons", "run", "mode-collapse", "--protocol", protocol, "--epochs", "0.003",
+           "--seeds", "2", "--profile", "quick"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["protocol"] == protocol and out["steps"] == 3 and out["n_eval"] == 2500 and out["seeds"] == 2
+    methods = {"pacgan": {"ns", "pacgan2", "pacgan3", "pacgan4"}, "veegan": {"ns", "unrolled"}}[protocol]
+    for dataset in ("ring", "grid"):
+        assert set(out["results"][dataset]) == methods
+        for row in out["results"][dataset].values():
+            assert set(row) == {"modes_mean", "modes_se", "hq_mean", "hq_se", "rkl_mean", "rkl_se"}
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)  # from the run cache
+    assert json.loads(again.stdout.strip().splitlines()[-1])["results"] == out["results"]
+
+
+def test_sampler_draws_once_per_shared_source():
+    calls = []
+
+    def counting(n, rng=None):
+        calls.append(n)
+        return RING.sample(n, rng)
+
+    sampler = ensemble.EnsembleSampler([counting, counting, GRID.sample, GRID.sample, GRID.sample])
+    x = sampler(4, torch.Generator().manual_seed(0))
+    assert x.shape == (4, 5, 2) and calls == [8]  # one draw of 2 x 4 samples for the two ring members
+    assert not torch.equal(x[:, 0], x[:, 1]) and not torch.equal(x[:, 2], x[:, 3])  # members see different data
+    y = sampler(4, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(x, y)

@@ -244,9 +244,18 @@ def test_exercise_checks_pass_the_solutions(capsys):
     assert "passed" in capsys.readouterr().out
 
 
+def test_mnist_variant_pieces():
+    with pytest.raises(ValueError, match="hinge\\+sn"):
+        hinge_sn.train_mnist_variant("sn", torch.zeros(4, 1, 28, 28))
+    D = spectral.spectral_normalize(hinge_sn._without_batchnorm(models.DCGANDiscriminator(width=4)))
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+    assert all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in spectral.weight_layers(D))
+    assert D(torch.zeros(3, 1, 28, 28)).shape == (3,)
+
+
 @pytest.mark.slow
 def test_run_reports_every_variant():
-    out = hinge_sn.run("quick", seed=0)
+    out = hinge_sn.run("quick", seed=0, mnist=False)  # the MNIST part trains DCGANs: run by the notebook
     assert out["sigma_rel_error"] < 1e-3 and out["sigma_torch_rel_diff"] < 1e-5
     for variant in hinge_sn.VARIANTS:
         assert 0 <= out[variant]["ring_modes_mean"] <= 8 and 0 <= out[variant]["ring_hq_mean"] <= 1

@@ -36,6 +36,12 @@ def test_verify_optimal_discriminator_can_fail(candidate, expected):
     assert theory.verify_optimal_discriminator(candidate) is expected
 
 
+def test_verify_optimal_discriminator_accepts_plain_symbols():
+    x, y = sp.symbols("a b")  # no assumptions: matched by name
+    assert theory.verify_optimal_discriminator(x / (x + y))
+    assert not theory.verify_optimal_discriminator(y / (x + y))
+
+
 def test_verify_optimal_discriminator_bad_input():
     with pytest.raises(ValueError, match="only use the symbols a and b"):
         theory.verify_optimal_discriminator(sp.Symbol("c") / (a + b))

@@ -149,7 +149,8 @@ def test_clipping_keeps_every_weight_in_range():
     for name, p in t.D.named_parameters():  # every parameter, layer norm's gain and bias included
         assert p.abs().max().item() <= c, name
     w = wgan.linear_weights(t.D)
-    assert (w.abs() >= c * (1 - 1e-6)).float().mean() > 0.5  # most weights sit at +-c after clipping this init
+    assert w.abs().max() >= c * (1 - 1e-6)  # the clamp binds
+    assert (w.abs() > c / 2).float().mean() > 0.8  # and holds most of this init's weights near +-c
 
 
 # --- the chapter's measuring tools ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def budget(profile: str, steps: int | None = None, n_eval: int | None = None) ->
         "fid_ns": [n_eval // 8, n_eval // 4, n_eval // 2, n_eval],  # sample sizes for FID_N and FID_inf
         "steps": steps if steps is not None else pick(quick=250, full=5000, profile=profile),  # G updates
         "batch_size": pick(quick=64, full=128, profile=profile),
+        "width": pick(quick=16, full=64, profile=profile),  # DCGAN channel width w (16: CPU-sized)
         "kid_subset": pick(quick=500, full=1000, profile=profile),
         "kid_subsets": pick(quick=20, full=100, profile=profile),
         "parzen_centres": pick(quick=1000, full=10_000, profile=profile),  # kernels per "model"
@@ -121,35 +122,40 @@ def corruption_sweep(images: Tensor, labels: Tensor, real_stats, seed: int = 0) 
 
 
 # --- the leaderboard ------------------------------------------------------------------------------------------
-def make_models(name: str) -> tuple[nn.Module, nn.Module, train.Objective]:
-    """(G, D, objective) for one entry of the leaderboard."""
+def make_models(name: str, width: int = 16) -> tuple[nn.Module, nn.Module, train.Objective]:
+    """(G, D, objective) for one entry of the leaderboard; ``width`` is the DCGAN channel width w."""
     if name == "MLP GAN":
         G = nn.Sequential(models.MLPGenerator(LATENT_DIM, 784, hidden=256, depth=2), nn.Tanh(),
                           nn.Unflatten(1, (1, 28, 28)))  # [batch, 1, 28, 28] in [-1, 1]
         D = nn.Sequential(nn.Flatten(), models.MLPDiscriminator(784, hidden=256, depth=2))
         return G, D, train.JSObjective()
     if name == "DCGAN":
-        return _dcgan_generator(), _dcgan_discriminator(), train.JSObjective()
+        return _dcgan_generator(width), _dcgan_discriminator(width), train.JSObjective()
     if name == "WGAN-GP":
-        return _dcgan_generator(), without_batchnorm(_dcgan_discriminator()), train.WassersteinObjective(gp_weight=10)
+        return (_dcgan_generator(width), without_batchnorm(_dcgan_discriminator(width)),
+                train.WassersteinObjective(gp_weight=10))
     if name == "hinge + SN":
-        return _dcgan_generator(), spectral_normed(without_batchnorm(_dcgan_discriminator())), train.HingeObjective()
+        return (_dcgan_generator(width), spectral_normed(without_batchnorm(_dcgan_discriminator(width))),
+                train.HingeObjective())
     raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
 
 
-def train_models(train_x: Tensor, profile: str, seed: int = 0, names=MODELS, progress: bool = True,
+def train_models(train_x: Tensor, profile: str, seed: int = 0, names=MODELS,
                  steps: int | None = None) -> dict[str, train.GANTrainer]:
-    """Train each leaderboard model through the book's one trainer, same data, steps and batch size."""
+    """Train each leaderboard model through the book's one trainer, same data, steps and batch size. Each run
+    is kept in the run cache, shared by the notebook and ``python -m gan_lessons run fid`` (progress bars:
+    set GAN_LESSONS_PROGRESS=0 to hide them)."""
     b = budget(profile, steps=steps)
     trainers = {}
     for i, name in enumerate(names):
         seed_everything(seed + i)
-        G, D, objective = make_models(name)
+        G, D, objective = make_models(name, width=b["width"])
         lr = 1e-4 if name == "WGAN-GP" else 2e-4
         cfg = train.TrainConfig(steps=b["steps"], batch_size=b["batch_size"], lr_d=lr, lr_g=lr,
                                 betas=(0.0, 0.9) if name == "WGAN-GP" else (0.5, 0.999), seed=seed + i)
         trainers[name] = train.train_gan(G, D, data.TensorSampler(train_x), cfg, latent_dim=LATENT_DIM,
-                                         objective=objective, device=get_device(), progress=progress)
+                                         objective=objective, device=get_device(),
+                                         cache=_cache_name(name))  # an identical later run loads it
     return trainers
 
 
@@ -277,15 +283,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n-eval", type=int, default=None, help="N, samples per model (default: profile)")
 
 
-def run(profile: str = "quick", seed: int = 0, steps: int | None = None, n_eval: int | None = None,
-        progress: bool = False) -> dict:
+def run(profile: str = "quick", seed: int = 0, steps: int | None = None, n_eval: int | None = None) -> dict:
     """Everything the chapter measures, as JSON: the floor, FID_infinity and scores per model, corruptions."""
     b = budget(profile, steps=steps, n_eval=n_eval)
     seed_everything(seed)
     digits = load_digits()
     train_f, test_f = features(digits["train_x"]), features(digits["test_x"])
     real_stats = metrics.feature_statistics(train_f)
-    trainers = train_models(digits["train_x"], profile, seed, progress=progress, steps=b["steps"])
+    trainers = train_models(digits["train_x"], profile, seed, steps=b["steps"])
     board, fid_inf, kid, inc, fakes = {}, {}, {}, {}, {}
     for name, trainer in trainers.items():
         fake = sample_images(trainer, b["n_eval"])
@@ -307,9 +312,14 @@ def run(profile: str = "quick", seed: int = 0, steps: int | None = None, n_eval:
     }
 
 
-def _dcgan_generator() -> nn.Module:
-    return models.DCGANGenerator(latent_dim=LATENT_DIM)
+def _cache_name(model: str) -> str:
+    """The run-cache name of a leaderboard model: "fid-mlp-gan", "fid-wgan-gp", "fid-hinge-sn", ..."""
+    return "fid-" + "-".join("".join(c if c.isalnum() else " " for c in model.lower()).split())
 
 
-def _dcgan_discriminator() -> nn.Module:
-    return models.DCGANDiscriminator()
+def _dcgan_generator(width: int) -> nn.Module:
+    return models.DCGANGenerator(latent_dim=LATENT_DIM, width=width)
+
+
+def _dcgan_discriminator(width: int) -> nn.Module:
+    return models.DCGANDiscriminator(width=width)

@@ -82,7 +82,8 @@ def _book(profile: str, seeds: int | None, epochs: float | None) -> Protocol:
     config = TrainConfig(steps=steps, batch_size=batch, lr_d=1e-3, lr_g=1e-3, log_every=10)
     net = NetSpec(g_hidden=pick(quick=64, full=128, profile=profile),
                   d_hidden=pick(quick=64, full=128, profile=profile),
-                  unroll_steps=pick(quick=3, full=5, profile=profile), unroll_lr=0.01)
+                  unroll_steps=pick(quick=2, full=5, profile=profile), unroll_lr=0.01,
+                  critic_steps=pick(quick=3, full=5, profile=profile))  # quick: the two costliest, trimmed
     seeds = pick(quick=3, full=10, profile=profile) if seeds is None else seeds
     return Protocol("book", datasets, collapse.METHODS, seeds, config, net, None,
                     pick(quick=2500, full=10_000, profile=profile), snapshot_every=max(1, steps // 20))
