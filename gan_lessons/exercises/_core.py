@@ -58,7 +58,7 @@ def check_function(student_fn: Callable, reference_fn: Callable, cases: Sequence
     for case in cases:
         expected = reference_fn(*_clone(case.args), **_clone(case.kwargs))
         try:
-            with _blocking(blocked):
+            with _blocking(blocked), _holding_blocked(reference_fn):
                 got = student_fn(*_clone(case.args), **_clone(case.kwargs))
         except _BlockedReference as err:
             return _report(CheckResult(name, False, f"{name}: your function called {err}, the very function "
@@ -115,6 +115,36 @@ def _blocking(names: Sequence[str]) -> Iterator[None]:
     finally:
         for module, attr, original in reversed(saved):
             setattr(module, attr, original)
+
+
+@contextlib.contextmanager
+def _holding_blocked(fn: Callable) -> Iterator[None]:
+    """Make the reference function OBJECT raise while the student's code runs, so that a student who hands in
+    the reference itself, or calls a copy of it imported before the check, is caught too (replacing a module
+    attribute alone does not reach a function object the student already holds)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_freevars:  # not a plain Python function: the module attributes are blocked
+        yield
+        return
+    _BLOCKED_NAMES[id(fn)] = f"{fn.__module__}.{fn.__qualname__}"
+    fn.__code__ = _raise_if_called.__code__
+    try:
+        yield
+    finally:
+        fn.__code__ = code
+        _BLOCKED_NAMES.pop(id(fn), None)
+
+
+_BLOCKED_NAMES: dict[int, str] = {}
+
+
+def _raise_if_called(*args: Any, **kwargs: Any) -> Any:
+    # Runs with the globals of the function it stands in for: reach this module through builtins only.
+    __import__("gan_lessons.exercises._core", fromlist=["_blocked_call"])._blocked_call()
+
+
+def _blocked_call() -> None:
+    raise _BlockedReference(" or ".join(_BLOCKED_NAMES.values()) or "the reference implementation")
 
 
 def _blocker(dotted: str) -> Callable:

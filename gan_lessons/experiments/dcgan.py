@@ -29,6 +29,7 @@ def budget(profile: str, steps: int | None = None) -> dict:
         "failure_steps": pick(quick=300, full=2_000, profile=profile),  # the run where D wins
         "batch_size": pick(quick=64, full=128, profile=profile),
         "width": pick(quick=32, full=64, profile=profile),  # DCGAN channels (models.DCGANGenerator)
+        "ema_decay": pick(quick=0.995, full=0.999, profile=profile),  # EMA of G: ~1/(1 - decay) steps of memory
         "n_eval": pick(quick=1000, full=10_000, profile=profile),  # generated digits per measurement
     }
 
@@ -36,7 +37,7 @@ def budget(profile: str, steps: int | None = None) -> dict:
 def config(b: dict, seed: int = 0, steps: int | None = None, **options) -> train.TrainConfig:
     """The DCGAN recipe of Radford et al. 2016 (Adam 2e-4, beta1 = 0.5) with an EMA generator."""
     settings = dict(steps=steps or b["steps"], batch_size=b["batch_size"], lr_d=2e-4, lr_g=2e-4,
-                    betas=(0.5, 0.999), ema_decay=0.999, seed=seed, log_every=5)
+                    betas=(0.5, 0.999), ema_decay=b["ema_decay"], seed=seed, log_every=5)
     return train.TrainConfig(**{**settings, **options})
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .. import collapse, data, losses, metrics, models, train, wgan
+from .. import collapse, data, metrics, models, train, wgan
 from ..ensemble import EnsembleSampler, ensemble_noise
 from ..runtime import pick, seed_everything
 
