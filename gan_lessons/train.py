@@ -585,6 +585,8 @@ def _run_fingerprint(name: str, trainer: GANTrainer, fit_options: dict[str, Any]
 def _fit_options_key(options: dict[str, Any]) -> str:
     out = []
     for key, value in sorted(options.items()):
+        if key == "progress":  # a progress bar does not change the result
+            continue
         if callable(value):  # a snapshot function: its code decides what is stored
             code = getattr(value, "__code__", None)
             value = (getattr(value, "__qualname__", "?"), code.co_code.hex() if code else "",

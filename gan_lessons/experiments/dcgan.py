@@ -24,9 +24,10 @@ def budget(profile: str, steps: int | None = None) -> dict:
         raise ValueError(f"steps must be an integer >= 10, got {steps!r}")
     return {
         "steps": steps,  # generator updates of the DCGAN and the MLP GAN
-        "cgan_steps": pick(quick=max(2 * steps // 3, 10), full=steps, profile=profile),  # the conditional GAN
-        "compare_steps": pick(quick=max(steps // 3, 10), full=steps // 4, profile=profile),  # per technique
-        "failure_steps": pick(quick=300, full=2_000, profile=profile),  # the run where D wins
+        "mlp_steps": pick(quick=max(steps // 3, 10), full=steps, profile=profile),  # the MLP GAN baseline
+        "cgan_steps": pick(quick=max(2 * steps // 5, 10), full=steps, profile=profile),  # the conditional GAN
+        "compare_steps": pick(quick=max(steps // 8, 10), full=steps // 4, profile=profile),  # per technique
+        "failure_steps": pick(quick=150, full=2_000, profile=profile),  # the run where D wins
         "batch_size": pick(quick=64, full=128, profile=profile),
         "width": pick(quick=32, full=64, profile=profile),  # DCGAN channels (models.DCGANGenerator)
         "ema_decay": pick(quick=0.995, full=0.999, profile=profile),  # EMA of G: ~1/(1 - decay) steps of memory
