@@ -6,7 +6,10 @@ CI budget of issue 10: each quick-profile chapter under 4 minutes.
 """
 from __future__ import annotations
 
+import os
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 CHAPTER_BUDGET_S = 240.0  # issue 10: a quick-profile chapter executes in under 4 minutes on 2 cores
 
@@ -30,3 +33,37 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
         flag = "   OVER the 4-minute chapter budget" if totals[notebook] > CHAPTER_BUDGET_S else ""
         terminalreporter.write_line(f"{totals[notebook]:8.1f} s  {notebook}  ({cells[notebook]} cells){flag}")
     terminalreporter.write_line(f"{sum(totals.values()):8.1f} s  total over {len(totals)} notebook(s)")
+    failed = {r.nodeid.split("::", 1)[0] for r in terminalreporter.stats.get("failed", [])}
+    written = _write_chapter_table(config, totals, failed)
+    if written:
+        terminalreporter.write_line(f"chapter times written to {written} (the instructor guide shows them)")
+
+
+def _write_chapter_table(config, totals: dict[str, float], failed: set[str]) -> Path | None:
+    """The instructor guide's table of chapter times, from this nbval run: ``<rootdir>/_build/chapter_times.md``."""
+    root = Path(str(config.rootpath))
+    bench = root / "benchmarks"
+    if not (bench / "chapter_times.py").is_file():
+        return None
+    sys.path.insert(0, str(bench))
+    try:
+        import nbformat
+        from chapter_times import _title, render
+        from run_all import describe_machine
+
+        rows = []
+        for notebook in sorted(totals):
+            nb = nbformat.read(root / notebook, as_version=4)
+            rows.append({"notebook": notebook, "title": _title(nb, root / notebook),
+                         "seconds": round(totals[notebook], 1),
+                         "code_cells": sum(c.cell_type == "code" for c in nb.cells),
+                         "status": "failed" if notebook in failed else "ok"})
+        text = render(rows, describe_machine(), os.environ.get("GAN_LESSONS_PROFILE", "auto"))
+        text = text.replace("by `python benchmarks/chapter_times.py`", "by the nbval run of `make test`").replace(
+            "load average before the run", "load average at the end of the run")
+        out = root / "_build" / "chapter_times.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        return out
+    finally:
+        sys.path.remove(str(bench))

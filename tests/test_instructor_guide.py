@@ -22,7 +22,7 @@ def test_guide_covers_build_gpu_student_edition_grading_and_times():
     text = (ROOT / "book" / "instructors.md").read_text()
     for needle in ("make book", "GAN_LESSONS_PROFILE=full", "python -m gan_lessons student-edition",
                    "### BEGIN SOLUTION", "passed - ", "python benchmarks/chapter_times.py",
-                   "```{include-if-exists} ../benchmarks/chapter_times.md"):
+                   "```{include-if-exists} ../_build/chapter_times.md ../benchmarks/chapter_times.md"):
         assert needle in text, needle
 
 
@@ -32,18 +32,29 @@ def test_extension_is_registered():
     assert (ROOT / "book" / "_ext" / "gl_book.py").is_file()
 
 
-@pytest.mark.parametrize("exists", [True, False])
+@pytest.mark.parametrize("exists", [True, False, "second"])
 def test_include_if_exists(tmp_path, exists):
-    """A tiny Sphinx build: the file's table when it exists, the directive's own text when not."""
+    """A tiny Sphinx build: the first candidate file that exists, the directive's own text when none does."""
     src, out = tmp_path / "src", tmp_path / "out"
     (src / "page").mkdir(parents=True)
     (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
-                                 "extensions = ['myst_parser', 'gl_book']\nexclude_patterns = ['times.md']\n")
+                                 "extensions = ['myst_parser', 'gl_book']\n"
+                                 "exclude_patterns = ['times.md', 'fallback.md']\n")
     (src / "index.md").write_text("# Home\n\n```{toctree}\npage/guide\n```\n")
-    (src / "page" / "guide.md").write_text("# Guide\n\n```{include-if-exists} ../times.md\n"
+    (src / "page" / "guide.md").write_text("# Guide\n\n```{include-if-exists} ../times.md ../fallback.md\n"
                                            "Not measured yet: run `the script`.\n```\n")
-    if exists:
+    if exists is True:
         (src / "times.md").write_text("| chapter | seconds |\n|---|---:|\n| One | 12.5 |\n")
+    (src / "fallback.md").write_text("| chapter | seconds |\n|---|---:|\n| One | 99.0 |\n")
+    if exists is False:
+        (src / "fallback.md").unlink()
+    elif exists == "second":
+        proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-E", "-b", "html", str(src), str(out)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        page = (out / "page" / "guide.html").read_text()
+        assert "99.0" in page and "Not measured yet" not in page
+        return
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-E", "-b", "html", str(src), str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -6,7 +6,7 @@
    checkout could not build the book before the measurement; this directive shows its own content instead,
    which says how to produce the file::
 
-       ```{include-if-exists} ../benchmarks/chapter_times.md
+       ```{include-if-exists} ../_build/chapter_times.md ../benchmarks/chapter_times.md
        Not measured yet: run `python benchmarks/chapter_times.py`, then rebuild the book.
        ```
 
@@ -37,10 +37,12 @@ class IncludeIfExists(SphinxDirective):
     """Parse the named markdown file in place; if it is missing, parse the directive's content instead."""
 
     required_arguments = 1
+    optional_arguments = 4  # more candidate files: the first one that exists is included
     has_content = True
 
     def run(self) -> list[nodes.Node]:
-        rel, path = self.env.relfn2path(self.arguments[0])
+        candidates = [self.env.relfn2path(arg) for arg in self.arguments]
+        rel, path = next(((r, p) for r, p in candidates if Path(p).is_file()), candidates[0])
         source, offset = Path(path), self.content_offset
         if source.is_file():
             self.env.note_dependency(rel)
