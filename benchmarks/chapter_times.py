@@ -5,7 +5,8 @@
 
 Each notebook listed in ``_toc.yml`` is executed from a fresh kernel with nbclient (as *Restart & Run All*
 would), from its own folder, with ``GAN_LESSONS_PROFILE`` set and progress bars off. The table (with the
-machine, its load and the date) is what the instructor guide shows; this script is its only writer. The last
+machine, its load and the date) is what the instructor guide shows. The nbval run of ``make test`` writes the
+same table into ``_build/chapter_times.md`` (root ``conftest.py``), which the guide prefers when it exists. The last
 stdout line is a JSON summary, like every benchmark.
 """
 from __future__ import annotations
