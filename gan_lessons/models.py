@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["mlp", "MLPGenerator", "MLPDiscriminator", "MLPImageGenerator", "MLPImageDiscriminator",
-           "DCGANGenerator", "DCGANDiscriminator", "dcgan_init"]
+           "DCGANGenerator", "DCGANDiscriminator", "dcgan_init", "without_batchnorm"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "elu": nn.ELU}
 
@@ -181,6 +181,22 @@ def dcgan_init(module: nn.Module) -> nn.Module:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+    return module
+
+
+def without_batchnorm(module: nn.Module) -> nn.Module:
+    """``module`` with every BatchNorm layer replaced by the identity, in place (returned for chaining).
+
+    A WGAN-GP critic must not use batch statistics (the penalty is per sample, Gulrajani et al. 2017), and
+    spectral normalisation takes over batch norm's job of keeping a discriminator in check (Miyato et al. 2018).
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    for name, child in module.named_children():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            setattr(module, name, nn.Identity())
+        else:
+            without_batchnorm(child)
     return module
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lessons import metrics
+from gan_lessons import metrics, models, spectral
 from gan_lessons.experiments import fid as chapter
 
 
@@ -79,8 +79,11 @@ def test_fid_curve_and_its_errors():
 def test_model_zoo_errors_and_spectral_norm():
     with pytest.raises(ValueError, match="unknown model"):
         chapter.make_models("VAE")
-    net = chapter.spectral_normed(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)))
-    net = chapter.without_batchnorm(net)
+    G, D, _ = chapter.make_models("hinge + SN")
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
+    assert any(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in D.modules())
+    net = spectral.spectral_normalize(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)))
+    net = models.without_batchnorm(net)
     assert isinstance(net[1], torch.nn.Identity)
     assert torch.nn.utils.parametrize.is_parametrized(net[0], "weight")
 

@@ -247,7 +247,7 @@ def test_exercise_checks_pass_the_solutions(capsys):
 def test_mnist_variant_pieces():
     with pytest.raises(ValueError, match="hinge\\+sn"):
         hinge_sn.train_mnist_variant("sn", torch.zeros(4, 1, 28, 28))
-    D = spectral.spectral_normalize(hinge_sn._without_batchnorm(models.DCGANDiscriminator(width=4)))
+    D = spectral.spectral_normalize(models.without_batchnorm(models.DCGANDiscriminator(width=4)))
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
     assert all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in spectral.weight_layers(D))
     assert D(torch.zeros(3, 1, 28, 28)).shape == (3,)

@@ -87,3 +87,11 @@ def test_mlp_image_gan_shapes():
     x = G(torch.randn(4, 16))
     assert x.shape == (4, 1, 28, 28) and x.abs().max() <= 1
     assert D(x).shape == (4,) and D.features(x).shape == (4, 32)
+
+
+def test_without_batchnorm_replaces_every_batchnorm_and_checks_its_input():
+    D = models.without_batchnorm(models.DCGANDiscriminator(width=4))
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
+    assert D(torch.zeros(2, 1, 28, 28)).shape[0] == 2
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        models.without_batchnorm("critic")

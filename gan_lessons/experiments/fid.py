@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import data, metrics, models, train
+from .. import data, metrics, models, spectral, train
 from ..runtime import get_device, pick, seed_everything
 
 NAME = "fid"
@@ -132,11 +132,11 @@ def make_models(name: str, width: int = 16) -> tuple[nn.Module, nn.Module, train
     if name == "DCGAN":
         return _dcgan_generator(width), _dcgan_discriminator(width), train.JSObjective()
     if name == "WGAN-GP":
-        return (_dcgan_generator(width), without_batchnorm(_dcgan_discriminator(width)),
+        return (_dcgan_generator(width), models.without_batchnorm(_dcgan_discriminator(width)),
                 train.WassersteinObjective(gp_weight=10))
     if name == "hinge + SN":
-        return (_dcgan_generator(width), spectral_normed(without_batchnorm(_dcgan_discriminator(width))),
-                train.HingeObjective())
+        critic = spectral.spectral_normalize(models.without_batchnorm(_dcgan_discriminator(width)))
+        return _dcgan_generator(width), critic, train.HingeObjective()
     raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
 
 
@@ -162,27 +162,6 @@ def train_models(train_x: Tensor, profile: str, seed: int = 0, names=MODELS,
 def sample_images(trainer: train.GANTrainer, n: int, batch: int = 1000) -> Tensor:
     """n generated images [n, 1, 28, 28] in [-1, 1], on the CPU."""
     return torch.cat([trainer.sample(min(batch, n - i)) for i in range(0, n, batch)]).view(n, 1, 28, 28)
-
-
-def without_batchnorm(module: nn.Module) -> nn.Module:
-    """The same network with every BatchNorm layer replaced by the identity (a WGAN-GP critic must not use
-    batch statistics: the penalty is per sample; spectral normalisation replaces it too)."""
-    for name, child in module.named_children():
-        if isinstance(child, nn.modules.batchnorm._BatchNorm):
-            setattr(module, name, nn.Identity())
-        else:
-            without_batchnorm(child)
-    return module
-
-
-def spectral_normed(module: nn.Module) -> nn.Module:
-    """Spectral normalisation (Miyato et al. 2018) on every Conv2d and Linear layer of ``module``."""
-    for name, child in module.named_children():
-        if isinstance(child, (nn.Conv2d, nn.Linear)):
-            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
-        else:
-            spectral_normed(child)
-    return module
 
 
 def kid_and_is(real_f: Tensor, fake_f: Tensor, fake_logits: Tensor, b: dict, seed: int = 0) -> dict:

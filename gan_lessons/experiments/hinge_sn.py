@@ -174,7 +174,7 @@ def train_mnist_variant(variant: str, images: Tensor, profile: str = "quick", se
     G = models.DCGANGenerator(MNIST_LATENT_DIM, b["mnist_width"])
     D = models.DCGANDiscriminator(b["mnist_width"])
     if variant == "hinge+sn":  # SNGAN's discriminator: no batch norm, every layer normalised
-        D = spectral.spectral_normalize(_without_batchnorm(D))
+        D = spectral.spectral_normalize(models.without_batchnorm(D))
     objective = train.JSObjective() if variant == "bce" else train.HingeObjective()
     cfg = train.TrainConfig(steps=b["mnist_steps"], batch_size=64, lr_d=2e-4, lr_g=2e-4, seed=seed, log_every=10)
     return train.train_gan(G, D, data.TensorSampler(images), cfg, latent_dim=MNIST_LATENT_DIM, objective=objective,
@@ -265,12 +265,3 @@ def _rounded(obj):
     if isinstance(obj, list):
         return [_rounded(v) for v in obj]
     return obj
-
-
-def _without_batchnorm(module: nn.Module) -> nn.Module:
-    for name, child in module.named_children():
-        if isinstance(child, nn.modules.batchnorm._BatchNorm):
-            setattr(module, name, nn.Identity())
-        else:
-            _without_batchnorm(child)
-    return module
