@@ -7,8 +7,9 @@ Defaults are the mode-collapse chapter's quick-profile sizes (2 datasets x 3 see
 ``models.MLPDiscriminator``, then one run of ``ensemble.EnsembleGenerator`` / ``EnsembleDiscriminator`` with M
 members. Prints one JSON object: wall times, ``ratio`` = sequential time / vectorised time, the FLOPs of one training
 step (counted with ``torch.utils.flop_counter``; timings: the fastest of several alternating chunks), the machine's fp32 matmul rate measured in the same run, and the
-fraction of that rate each way achieves, all on one CPU thread as the chapter trains. A small fraction means overhead-bound (batching helps); a fraction near 1
-means matmul-bound (batching cannot help). Target (issue 4): ratio >= 3 at the chapter's sizes.
+fraction of that rate each way achieves, all with torch's default thread count, as the chapter trains (``--threads``
+changes it). A small fraction means overhead-bound (batching helps); a fraction near 1 means matmul-bound (batching
+cannot help). Target (issue 4): ratio >= 3 at the chapter's sizes.
 """
 from __future__ import annotations
 
@@ -101,17 +102,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--hidden", type=int, default=64, help="MLP width (the chapter's quick profile: 64)")
     parser.add_argument("--batch", type=int, default=256, help="batch size (the chapter: 256)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating timed chunks per way (fastest counts)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, as the chapter)")
     args = parser.parse_args(argv)
-    if min(args.members, args.steps, args.hidden, args.batch, args.rounds) < 1:
-        parser.error("--members, --steps, --hidden, --batch and --rounds must be positive integers")
-    with collapse.one_cpu_thread():  # as the chapter trains (see collapse.one_cpu_thread)
-        threads = torch.get_num_threads()
-        peak = matmul_rate()
-        seq, vec = (sequential_trainers(args.members, args.hidden, args.batch, args.steps),
-                    [ensemble_trainer(args.members, args.hidden, args.batch, args.steps)])
-        flops_seq = sum(step_flops(t) for t in seq)  # one step of every model (also warms the code paths up)
-        flops_vec = step_flops(vec[0])
-        t_seq, t_vec = interleaved_times(seq, vec, args.steps, args.rounds)
+    if min(args.members, args.steps, args.hidden, args.batch, args.rounds) < 1 or args.threads < 0:
+        parser.error("--members, --steps, --hidden, --batch and --rounds must be positive integers, --threads >= 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    peak = matmul_rate()
+    seq, vec = (sequential_trainers(args.members, args.hidden, args.batch, args.steps),
+                [ensemble_trainer(args.members, args.hidden, args.batch, args.steps)])
+    flops_seq = sum(step_flops(t) for t in seq)  # one step of every model (also warms the code paths up)
+    flops_vec = step_flops(vec[0])
+    t_seq, t_vec = interleaved_times(seq, vec, args.steps, args.rounds)
     rate_seq, rate_vec = flops_seq * args.steps / t_seq, flops_vec * args.steps / t_vec
     result = {
         "members": args.members, "steps": args.steps, "batch_size": args.batch,

@@ -15,13 +15,12 @@ discriminator, both written for the ensemble layout of :mod:`gan_lessons.ensembl
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -48,7 +47,6 @@ __all__ = [
     "MethodRun",
     "train_method",
     "summarise",
-    "one_cpu_thread",
 ]
 
 METHODS = ("minimax", "ns", "unrolled", "pacgan", "mbstd", "wgan-gp", "hinge-sn")
@@ -301,29 +299,12 @@ def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: in
     probe = _Probe(G, D, objective, sampler, noise, datasets, seeds, config.batch_size, rng) \
         if snapshot_every else None
     name = None if cache is None else _cache_name(cache, method, datasets, seeds, train_size, snapshot_every, seed)
-    with one_cpu_thread():
-        trainer = train_gan(G, D, sampler, config, objective=objective, noise_sampler=noise, snapshot=probe,
-                            snapshot_every=snapshot_every, progress=progress, cache=name)
+    trainer = train_gan(G, D, sampler, config, objective=objective, noise_sampler=noise, snapshot=probe,
+                        snapshot_every=snapshot_every, progress=progress, cache=name)
     samples = _generate(trainer, n_eval, torch.Generator().manual_seed(seed + 1))  # [n_eval, members, 2]
     metrics = {name: [mode_collapse_metrics(samples[:, i * seeds + s], mix) for s in range(seeds)]
                for i, (name, mix) in enumerate(datasets.items())}
     return MethodRun(method, dict(datasets), seeds, trainer, metrics, samples, list(trainer.snapshots))
-
-
-@contextlib.contextmanager
-def one_cpu_thread() -> Iterator[None]:
-    """Run torch on one CPU thread inside the block (the thread count is restored after it).
-
-    The networks here are so small that a step is all per-operation overhead: a second intra-op thread adds
-    synchronisation and no speed, and on a busy machine it can make each operation wait for a core. One thread
-    also makes the numbers independent of the machine's core count. GPU work is unaffected.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def summarise(metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:

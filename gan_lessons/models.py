@@ -135,8 +135,9 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """DCGAN discriminator for 28x28: Conv(stride 2) -> [w, 14, 14] -> Conv(stride 2) -> BN -> [2w, 7, 7]
-    -> Linear -> logit. LeakyReLU(0.2), no batch norm at the input layer (Radford et al. 2016).
+    """DCGAN discriminator for 28x28, the generator in reverse: Conv(stride 2) -> [w, 14, 14] -> Conv(stride 2)
+    -> BN -> [2w, 7, 7] -> Conv(stride 2) -> BN -> [4w, 4, 4] -> Linear -> logit. LeakyReLU(0.2), no batch norm
+    at the input layer (Radford et al. 2016).
 
     n_classes > 0 makes it conditional: D(x, y) sees the one-hot class y as n_classes extra constant
     input channels (Mirza & Osindero 2014 concatenate y to the input).
@@ -149,12 +150,13 @@ class DCGANDiscriminator(nn.Module):
         self.body = nn.Sequential(
             nn.Conv2d(1 + n_classes, width, 4, 2, 1), nn.LeakyReLU(0.2),  # [batch, w, 14, 14]
             nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
-            nn.Flatten())  # [batch, 2w * 7 * 7]
-        self.head = nn.Linear(2 * width * 7 * 7, 1)
+            nn.Conv2d(2 * width, 4 * width, 3, 2, 1, bias=False), nn.BatchNorm2d(4 * width), nn.LeakyReLU(0.2),
+            nn.Flatten())  # [batch, 4w * 4 * 4]
+        self.head = nn.Linear(4 * width * 4 * 4, 1)
         dcgan_init(self)
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """The last hidden layer [batch, 2w*7*7] (what feature matching compares)."""
+        """The last hidden layer [batch, 4w*4*4] (what feature matching compares)."""
         _check_images(x, 1)
         if self.n_classes:
             y = _check_labels(labels, x.shape[0], self.n_classes)

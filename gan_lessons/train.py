@@ -7,6 +7,10 @@ Goodfellow et al. 2014, Algorithm 1::
             x ~ p_data, z ~ p_z;  descend L_D(D(x), D(G(z)))
         z ~ p_z;  descend L_G(D(G(z)))       # update_generator
 
+The generator update reuses the noise z (and the fakes G(z), with their graph) of the last discriminator
+update, as the PyTorch DCGAN example does: G has not changed since it made them, so they are as fresh a sample
+of p_g as a new draw, and G runs once per step instead of twice.
+
 Every chapter trains through :class:`GANTrainer` (or :func:`train_gan`); what differs between chapters is
 the :class:`Objective` (minimax, non-saturating, Wasserstein, WGAN-GP, hinge, or your own) and a few
 options of :class:`TrainConfig` (weight clipping, label smoothing, EMA of the generator).
@@ -68,6 +72,7 @@ class TrainConfig:
     historical_weight: float = 0.0  # lambda of historical averaging, Salimans et al. 2016: 0 = off
     log_every: int = 1  # record losses and D outputs every this many generator updates
     seed: int = 0  # seeds the trainer's own random stream (data batches, noise, GP interpolation)
+    precision: str = "fp32"  # fp32 | bf16: forward passes and losses under torch.autocast(bfloat16), for GPUs
 
     def __post_init__(self) -> None:
         _check_int("steps", self.steps, minimum=0)
@@ -75,6 +80,8 @@ class TrainConfig:
         _check_int("d_steps", self.d_steps, minimum=1)
         _check_int("log_every", self.log_every, minimum=1)
         _check_int("seed", self.seed, minimum=0)
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"unknown precision {self.precision!r}: use 'fp32' or 'bf16' (mixed precision, for GPUs)")
         if self.loss not in OBJECTIVES:
             raise ValueError(f"unknown loss {self.loss!r}: use one of {', '.join(OBJECTIVES)}")
         if self.optimizer not in ("adam", "rmsprop", "sgd"):
@@ -272,18 +279,25 @@ class GANTrainer:
         # historical averaging: running mean of each player's past weights, and how many went into it
         self.averages = ({"G": _param_copy(self.G), "D": _param_copy(self.D), "count_G": 1, "count_D": 1}
                          if config.historical_weight else None)
+        self._kept: tuple | None = None  # (real, labels, fakes) of the last D update, for the G update
         self.step = 0
         self.history = History()
         self.snapshots: list[tuple[int, Any]] = []
 
     # -- the two updates of Algorithm 1 -------------------------------------------------------------
-    def update_discriminator(self) -> tuple[float, float, float]:
-        """One descent step on L_D; returns (loss, mean D(x), mean D(G(z))) as floats."""
+    def update_discriminator(self, keep_fakes: bool = False) -> tuple[float, float, float]:
+        """One descent step on L_D; returns (loss, mean D(x), mean D(G(z))) as floats.
+
+        keep_fakes: make the fakes with their graph into G and keep them (with the real batch) for the next
+        :meth:`update_generator`, which then reuses them instead of running G again.
+        """
         real, labels = self._real_batch()
-        with torch.no_grad():
+        with torch.set_grad_enabled(keep_fakes), self._autocast():
             fake = self._generate(self._noise(), labels)
+        self._kept = (real, labels, fake) if keep_fakes else None
         D = self._bound(self.D, labels)
-        loss, real_out, fake_out = self.objective.discriminator_loss(D, real, fake, self.rng)
+        with self._autocast():
+            loss, real_out, fake_out = self.objective.discriminator_loss(D, real, fake.detach(), self.rng)
         self._guard(loss, "discriminator")
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -298,12 +312,21 @@ class GANTrainer:
         return loss.item(), read(real_out.detach()).mean().item(), read(fake_out.detach()).mean().item()
 
     def update_generator(self) -> float:
-        """One descent step on L_G (D is held fixed); returns the loss as a float."""
-        real, labels = self._real_batch()
-        fake = self._generate(self._noise(), labels)
+        """One descent step on L_G (D is held fixed); returns the loss as a float.
+
+        Uses the fakes kept by the last ``update_discriminator(keep_fakes=True)``, else a fresh batch.
+        """
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            real, labels, fake = kept
+        else:
+            real, labels = self._real_batch()
+            with self._autocast():
+                fake = self._generate(self._noise(), labels)
         self.D.requires_grad_(False)  # no grads into D's weights: faster, and D is not being trained
         try:
-            loss = self.objective.generator_loss(self._bound(self.D, labels), fake, real)
+            with self._autocast():
+                loss = self.objective.generator_loss(self._bound(self.D, labels), fake, real)
         finally:
             self.D.requires_grad_(True)
         self._guard(loss, "generator")
@@ -427,9 +450,10 @@ class GANTrainer:
                 avg.lerp_(p, 1.0 / self.averages[f"count_{role}"])
 
     def _one_step(self) -> None:
-        for _ in range(self.config.d_steps):
-            d_loss, d_real, d_fake = self.update_discriminator()
-        g_loss = self.update_generator()
+        k = self.config.d_steps
+        for i in range(k):
+            d_loss, d_real, d_fake = self.update_discriminator(keep_fakes=i == k - 1)
+        g_loss = self.update_generator()  # on the fakes of the last D update: G runs once per step
         self.step += 1
         if self.step % self.config.log_every == 0 or self.step == 1:
             self.history.append(step=self.step, d_loss=d_loss, g_loss=g_loss, d_real=d_real, d_fake=d_fake)
@@ -457,6 +481,10 @@ class GANTrainer:
         if hasattr(D, "features"):  # feature matching on a conditional D
             bound.features = lambda x: D.features(x, labels)
         return bound
+
+    def _autocast(self):
+        """Mixed precision for ``precision='bf16'``: matmuls and convolutions in bfloat16, losses in fp32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
 
     def _guard(self, loss: Tensor, role: str) -> None:
         if not torch.isfinite(loss).all():

@@ -324,13 +324,6 @@ def test_run_returns_the_table(monkeypatch):
     json.dumps(out)
 
 
-def test_one_cpu_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with collapse.one_cpu_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
 def test_views_and_table(monkeypatch):
     import matplotlib
 

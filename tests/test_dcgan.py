@@ -164,6 +164,19 @@ def test_every_variant_is_a_valid_config():
     assert ls["real_label"] == 0.9
 
 
+def test_mixed_precision_and_channels_last_only_on_a_gpu(tmp_path, monkeypatch):
+    assert dcgan.gpu_options(torch.device("cuda")) == {"precision": "bf16"}
+    assert dcgan.gpu_options(torch.device("cpu")) == {}
+    with pytest.raises(TypeError, match="torch.device"):
+        dcgan.gpu_options("cuda")
+    monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
+    digits = {"train_x": torch.rand(16, 1, 28, 28) * 2 - 1, "train_y": torch.arange(16) % 10}
+    t = dcgan.train_run("dcgan", digits, "quick", steps=2, progress=False, batch_size=4)
+    on_gpu = t.device.type == "cuda"  # on the CPU: the plain fp32, NCHW path
+    assert t.config.precision == ("bf16" if on_gpu else "fp32")
+    assert t.G.up[0].weight.is_contiguous(memory_format=torch.channels_last) == on_gpu
+
+
 def test_tiny_training_run_through_the_experiment(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
     g = torch.Generator().manual_seed(0)

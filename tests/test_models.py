@@ -19,7 +19,7 @@ def test_dcgan_shapes_and_output_range(width):
     x = G(torch.randn(5, 64) * 10)  # large codes: the Tanh still bounds the output
     assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1
     assert D(x).shape == (5,)
-    assert D.features(x).shape == (5, 2 * width * 7 * 7)
+    assert D.features(x).shape == (5, 4 * width * 4 * 4)
 
 
 def test_dcgan_follows_radford_et_al():
@@ -32,7 +32,7 @@ def test_dcgan_follows_radford_et_al():
     assert not any(isinstance(m, nn.MaxPool2d) for m in d_layers)
     assert isinstance(d_layers[0], nn.Conv2d) and not isinstance(d_layers[1], nn.BatchNorm2d)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in g_layers) == 2
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in d_layers) == 1
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in d_layers) == 2
     assert {type(m) for m in g_layers} >= {nn.ReLU} and nn.LeakyReLU not in {type(m) for m in g_layers}
     assert all(m.negative_slope == 0.2 for m in d_layers if isinstance(m, nn.LeakyReLU))
 

@@ -26,7 +26,8 @@ def test_config_is_frozen_and_validated():
     for bad, match in [({"steps": -1}, "steps"), ({"batch_size": 0}, "batch_size"), ({"loss": "lsgan"}, "unknown loss"),
                        ({"optimizer": "lbfgs"}, "optimizer"), ({"lr_d": 0.0}, "lr_d"), ({"betas": (0.5, 1.0)}, "betas"),
                        ({"clip_value": -0.01}, "clip_value"), ({"ema_decay": 1.0}, "ema_decay"),
-                       ({"d_steps": 0}, "d_steps"), ({"real_label": 0.0}, "real_label")]:
+                       ({"d_steps": 0}, "d_steps"), ({"real_label": 0.0}, "real_label"),
+                       ({"precision": "fp16"}, "precision")]:
         with pytest.raises(ValueError, match=match):
             train.TrainConfig(**bad)
 
@@ -47,6 +48,46 @@ def test_k_discriminator_steps_per_generator_step():
     t.objective = Counting()
     t.fit(progress=False)
     assert calls == {"d": 21, "g": 7} and t.step == 7 and len(t.history) == 7
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_generator_runs_once_per_discriminator_update_and_the_g_update_reuses_the_last_fakes(k):
+    t = small_trainer(steps=4, d_steps=k)
+    g_inputs, d_inputs = [], []
+    t.G.register_forward_hook(lambda m, args, out: g_inputs.append(out.detach().clone()))
+    t.D.register_forward_pre_hook(lambda m, args: d_inputs.append(args[0].detach().clone()))
+    t.fit(progress=False)
+    assert len(g_inputs) == 4 * k  # not 4 * (k + 1): no second G forward for the G update
+    # per D update: D(real), D(fake); then the G update: D(fake) on exactly the fakes of the last D update
+    assert len(d_inputs) == 4 * (2 * k + 1)
+    for step in range(4):
+        last_fakes = g_inputs[step * k + k - 1]
+        assert torch.equal(d_inputs[step * (2 * k + 1) + 2 * k], last_fakes)
+
+
+def test_a_lone_generator_update_draws_its_own_batch():
+    t = small_trainer()
+    t.update_discriminator()  # keep_fakes=False: nothing is kept
+    assert t._kept is None
+    calls = []
+    t.G.register_forward_hook(lambda m, args, out: calls.append(1))
+    t.update_generator()
+    assert calls == [1]
+
+
+def test_bf16_mixed_precision_runs_the_networks_in_bfloat16():
+    dtypes = []
+    runtime.seed_everything(0)
+    G, D = models.DCGANGenerator(8, 4), models.DCGANDiscriminator(4)
+    D.body[0].register_forward_hook(lambda m, args, out: dtypes.append(out.dtype))
+    images = torch.rand(32, 1, 28, 28) * 2 - 1
+    cfg = train.TrainConfig(steps=3, batch_size=8, precision="bf16")
+    t = train.GANTrainer(G, D, data.TensorSampler(images), cfg, latent_dim=8, device="cpu")
+    hist = t.fit(progress=False)
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in [*G.parameters(), *D.parameters()])  # weights stay fp32
+    assert all(map(torch.isfinite, map(torch.tensor, hist.d_loss + hist.g_loss)))
+    assert t.sample(4).dtype == torch.float32
 
 
 def test_generator_update_leaves_the_discriminator_untouched():
