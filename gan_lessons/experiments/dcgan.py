@@ -26,7 +26,8 @@ def budget(profile: str, steps: int | None = None) -> dict:
         "steps": steps,  # generator updates of the DCGAN and the MLP GAN
         "mlp_steps": pick(quick=max(steps // 3, 10), full=steps, profile=profile),  # the MLP GAN baseline
         "cgan_steps": pick(quick=max(2 * steps // 3, 10), full=steps, profile=profile),  # the conditional GAN
-        "compare_steps": pick(quick=max(steps // 8, 10), full=steps // 4, profile=profile),  # per technique
+        "compare_steps": pick(quick=max(steps // 4, 10), full=steps // 4, profile=profile),  # per technique
+        "compare_ema_decay": pick(quick=0.99, full=0.999, profile=profile),  # shorter runs: a shorter EMA memory
         "failure_steps": pick(quick=150, full=2_000, profile=profile),  # the run where D wins
         "batch_size": pick(quick=64, full=128, profile=profile),
         "width": pick(quick=32, full=64, profile=profile),  # DCGAN channels (models.DCGANGenerator)
