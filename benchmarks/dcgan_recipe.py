@@ -65,7 +65,8 @@ def _markdown(rows: list[dict], b: dict) -> str:
         "Do not edit by hand: run the script again.",
         "",
         f"Quick budget: {b['steps']} generator steps, batch {b['batch_size']}, width {b['width']}, EMA "
-        f"{b['ema_decay']}; {b['n_eval']} digits judged per run by the book's classifier.",
+        f"{b['ema_decay']}; {b['n_eval']} digits judged per run by the book's classifier. Seconds: training, or "
+        "loading the finished run from the run cache (about 1 s) when the chapter already trained it.",
         "",
         "| setting | lr_G | lr_D | seed | recognised fraction | class entropy (nats) | seconds |",
         "|---|---|---|---|---|---|---|",

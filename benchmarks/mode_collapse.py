@@ -6,10 +6,10 @@ Defaults are the mode-collapse chapter's quick-profile sizes (2 datasets x 3 see
 256, non-saturating loss). Both ways go through the one trainer, ``GANTrainer``: M runs of ``models.MLPGenerator`` /
 ``models.MLPDiscriminator``, then one run of ``ensemble.EnsembleGenerator`` / ``EnsembleDiscriminator`` with M
 members. Prints one JSON object: wall times, ``ratio`` = sequential time / vectorised time, the FLOPs of one training
-step (counted with ``torch.utils.flop_counter``; timings: the fastest of several alternating chunks), the machine's fp32 matmul rate measured in the same run, and the
-fraction of that rate each way achieves, all with torch's default thread count, as the chapter trains (``--threads``
-changes it). A small fraction means overhead-bound (batching helps); a fraction near 1 means matmul-bound (batching
-cannot help). Target (issue 4): ratio >= 3 at the chapter's sizes.
+step (counted with ``torch.utils.flop_counter``; timings: the fastest of several alternating chunks), the machine's
+fp32 matmul rate measured in the same run, and the fraction of that rate each way achieves, all with torch's default
+thread count, as the chapter trains (``--threads`` changes it). A small fraction means overhead-bound (batching
+helps); a fraction near 1 means matmul-bound (batching cannot help). Target (issue 4): ratio >= 3 at the chapter's sizes.
 """
 from __future__ import annotations
 
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "members": args.members, "steps": args.steps, "batch_size": args.batch,
         "model": f"G 2-{args.hidden}-{args.hidden}-2 ReLU, D 2-{args.hidden}-{args.hidden}-1 LeakyReLU, ns loss",
-        "rounds": args.rounds, "sequential_s": round(t_seq, 3), "vectorised_s": round(t_vec, 3), "ratio": round(t_seq / t_vec, 2),
+        "rounds": args.rounds, "sequential_s": round(t_seq, 3), "vectorised_s": round(t_vec, 3),
+        "ratio": round(t_seq / t_vec, 2),
         "flops_per_step_sequential": flops_seq, "flops_per_step_vectorised": flops_vec,
         "matmul_gflops": round(peak / 1e9, 2),
         "sequential_fraction_of_matmul_rate": round(rate_seq / peak, 4),

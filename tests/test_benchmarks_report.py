@@ -95,3 +95,21 @@ def test_chapter_times_measures_each_toc_notebook(tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["chapters"][0]["seconds"] >= 1.2 and summary["profile"] == "quick"
     assert "Measured" in table and "cores" in table and "UTC" in table
+
+
+def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkeypatch):
+    """The experiment behind the DCGAN chapter's generator learning rate, at a tiny budget."""
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_LESSONS_PROGRESS", "0")
+    spec = importlib.util.spec_from_file_location("dcgan_recipe", ROOT / "benchmarks" / "dcgan_recipe.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    out = tmp_path / "recipe.md"
+    result = recipe.main(["--seeds", "1", "--steps", "10", "--output", str(out)])
+    assert {r["setting"] for r in result["runs"]} == {"chapter", "paper"} and result["steps"] == 10
+    assert {r["lr_g"] for r in result["runs"]} == {result["summary"]["chapter"]["lr_g"], recipe.PAPER_LR_G}
+    assert all(0 <= r["recognised_fraction"] <= 1 for r in result["runs"])
+    table = out.read_text()
+    assert table.count("| chapter |") == 1 and table.count("| paper |") == 1
+    with pytest.raises(SystemExit):
+        recipe.main(["--seeds", "0"])
