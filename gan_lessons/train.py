@@ -483,7 +483,8 @@ class GANTrainer:
         return bound
 
     def _autocast(self):
-        """Mixed precision for ``precision='bf16'``: matmuls and convolutions in bfloat16, losses in fp32."""
+        """Mixed precision for ``precision='bf16'``: matmuls and convolutions in bfloat16; the ops autocast keeps
+        in fp32 on the device (on a GPU: losses such as softplus and BCE, reductions) stay fp32, as do the weights."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
 
     def _guard(self, loss: Tensor, role: str) -> None:

@@ -90,8 +90,8 @@ def train_run(kind: str, digits: dict[str, Tensor], profile: str, seed: int = 0,
 
 
 def gpu_options(device: torch.device) -> dict:
-    """TrainConfig options for ``device``: bf16 mixed precision on a GPU, none on the CPU (where bfloat16 is
-    emulated on most processors and slower than fp32). Models also go channels_last on a GPU (``train_run``)."""
+    """TrainConfig options for ``device``: bf16 mixed precision on a GPU; none on the CPU, where the book's runs
+    stay plain fp32 (reproducible numbers). Models also go channels_last on a GPU (``train_run``)."""
     if not isinstance(device, torch.device):
         raise TypeError(f"device must be a torch.device, got {type(device).__name__}")
     return {"precision": "bf16"} if device.type == "cuda" else {}
