@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from gan_lessons import data, models, train  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import fastest_alternating  # noqa: E402
+
 LATENT = 64
 
 
@@ -88,17 +91,6 @@ def textbook_step(images: torch.Tensor, batch_size: int, width: int):
     return step
 
 
-def interleaved_seconds_per_step(ours, textbook, steps: int, rounds: int) -> tuple[float, float]:
-    """Seconds per step of both loops, timed in alternating chunks of steps/rounds steps; the fastest chunk of each
-    counts. Alternating exposes both to the same background load; the minimum drops chunks a busy machine slowed."""
-    chunk = max(1, steps // rounds)
-    t_ours, t_book = [], []
-    for _ in range(rounds):
-        t_ours.append(_timed(lambda: [ours() for _ in range(chunk)]) / chunk)
-        t_book.append(_timed(lambda: [textbook() for _ in range(chunk)]) / chunk)
-    return min(t_ours), min(t_book)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per loop (default 30)")
@@ -119,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         trainer._one_step()  # warm-up
         textbook()
     flops = flops_per_step(trainer)
-    seconds, textbook_seconds = interleaved_seconds_per_step(trainer._one_step, textbook, args.steps, args.rounds)
+    chunk = max(1, args.steps // args.rounds)  # steps per timed chunk; the fastest chunk of each loop counts
+    seconds, textbook_seconds = (t / chunk for t in fastest_alternating(
+        [lambda: [trainer._one_step() for _ in range(chunk)], lambda: [textbook() for _ in range(chunk)]],
+        args.rounds))
     ours = 1.0 / seconds
     peak_after = gemm_flops_per_second()  # the load may change during the run: use the better estimate
     peak = max(peak, peak_after)

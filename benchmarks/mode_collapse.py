@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from gan_lessons import collapse, data, models, train  # noqa: E402
 from gan_lessons.ensemble import EnsembleSampler, ensemble_noise  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import fastest_alternating  # noqa: E402
+
 
 def sources(members: int) -> list:
     """Half ring, half grid, as in the chapter (member m draws from its own dataset)."""
@@ -74,25 +77,10 @@ def matmul_rate(n: int = 1024, repeats: int = 10) -> float:
     return 2 * n**3 / best
 
 
-def timed_steps(trainers: list[train.GANTrainer], steps: int) -> float:
-    """Wall time of ``steps`` more training steps of every trainer, one trainer after the other."""
-    start = time.perf_counter()
+def train_more(trainers: list[train.GANTrainer], steps: int) -> None:
+    """``steps`` more training steps of every trainer, one trainer after the other."""
     for t in trainers:
         t.fit(t.step + steps, progress=False)
-    return time.perf_counter() - start
-
-
-def interleaved_times(seq: list[train.GANTrainer], vec: list[train.GANTrainer], steps: int,
-                      rounds: int) -> tuple[float, float]:
-    """Time both ways in alternating chunks of steps/rounds steps; the fastest chunk of each way, scaled to
-    ``steps``. Alternating exposes both ways to the same background load; the minimum filters out the chunks
-    that a busy machine slowed down."""
-    chunk = max(1, steps // rounds)
-    t_seq, t_vec = [], []
-    for _ in range(rounds):
-        t_seq.append(timed_steps(seq, chunk))
-        t_vec.append(timed_steps(vec, chunk))
-    return min(t_seq) * steps / chunk, min(t_vec) * steps / chunk
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -114,7 +102,9 @@ def main(argv: list[str] | None = None) -> dict:
                 [ensemble_trainer(args.members, args.hidden, args.batch, args.steps)])
     flops_seq = sum(step_flops(t) for t in seq)  # one step of every model (also warms the code paths up)
     flops_vec = step_flops(vec[0])
-    t_seq, t_vec = interleaved_times(seq, vec, args.steps, args.rounds)
+    chunk = max(1, args.steps // args.rounds)  # steps per timed chunk; the fastest chunk of each way counts
+    t_seq, t_vec = (t * args.steps / chunk for t in fastest_alternating(
+        [lambda: train_more(seq, chunk), lambda: train_more(vec, chunk)], args.rounds))
     rate_seq, rate_vec = flops_seq * args.steps / t_seq, flops_vec * args.steps / t_vec
     result = {
         "members": args.members, "steps": args.steps, "batch_size": args.batch,

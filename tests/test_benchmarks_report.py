@@ -113,3 +113,17 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     assert table.count("| chapter |") == 1 and table.count("| paper |") == 1
     with pytest.raises(SystemExit):
         recipe.main(["--seeds", "0"])
+
+
+def test_fastest_alternating_runs_in_turn_and_keeps_each_minimum():
+    spec = importlib.util.spec_from_file_location("_timing", ROOT / "benchmarks" / "_timing.py")
+    timing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timing)
+    calls = []
+    import time
+
+    best = timing.fastest_alternating([lambda: calls.append("a"), lambda: (calls.append("b"), time.sleep(0.02))], 3)
+    assert calls == ["a", "b"] * 3
+    assert best[1] >= 0.02 > best[0] >= 0
+    with pytest.raises(ValueError, match="one round"):
+        timing.fastest_alternating([lambda: None], 0)
