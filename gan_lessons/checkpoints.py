@@ -203,8 +203,8 @@ def _imports_cached(module: str, mtime: float) -> tuple[str, ...]:
     found = []
     for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
         if isinstance(node, ast.ImportFrom):
-            base = _resolve(package, node.module, node.level)
-            found += [base] + [f"{base}.{a.name}" for a in node.names]
+            base = _resolve(package, node.module, node.level)  # "from . import x" names modules, not the package
+            found += ([base] if node.module else []) + [f"{base}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
             found += [a.name for a in node.names]
     return tuple(m for m in found if _path_of(m) is not None and m != module)

@@ -28,22 +28,16 @@ from torch import Tensor, nn
 from . import averaging
 from .checkpoints import atomic_save, load_or_train, load_trainer, run_cache_path, trainer_state
 from .checks import check_int as _check_int
-from .runtime import get_device, progress_bar
 from .config import History, Sampler, TrainConfig, TrainingDiverged, make_optimizer
 from .latent import standard_normal_noise
+# The objectives live in gan_lessons.objectives; their names stay importable from here for the chapters.
 from .objectives import (OBJECTIVES, FeatureMatchingObjective, HingeObjective, JSObjective,  # noqa: F401
                          Objective, WassersteinObjective, feature_matching_loss, make_objective)
+from .runtime import get_device, progress_bar
 
-__all__ = [
-    "TrainConfig",
-    "History",
-    "GANTrainer",
-    "TrainingDiverged",
-    "train_gan",
-    "standard_normal_noise",
-    "run_cache_path",
-]
-# The objectives live in gan_lessons.objectives; their names above stay importable from here for the chapters.
+__all__ = ["TrainConfig", "History", "GANTrainer", "TrainingDiverged", "train_gan", "standard_normal_noise",
+           "run_cache_path"]
+
 
 class GANTrainer:
     """Holds G, D, their optimizers and the random stream; ``fit`` runs Algorithm 1.

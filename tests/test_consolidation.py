@@ -30,7 +30,7 @@ def test_sample_from_codes_rng_and_batches_agree():
         expected = t.G.eval()(z)
     t.G.train()
     assert torch.equal(t.sample(z=z), expected)
-    assert torch.equal(t.sample(z=z, batch=3), expected)  # batching does not change given codes
+    torch.testing.assert_close(t.sample(z=z, batch=3), expected)  # batching: the same up to float rounding
     a = t.sample(10, rng=torch.Generator().manual_seed(3))
     assert torch.equal(a, expected)  # the noise sampler draws the same codes from that stream
     assert t.G.training  # the mode is restored

@@ -259,5 +259,5 @@ def test_run_reports_every_variant():
     assert out["sigma_rel_error"] < 1e-3 and out["sigma_torch_rel_diff"] < 1e-5
     for variant in hinge_sn.VARIANTS:
         assert 0 <= out[variant]["ring_modes_mean"] <= 8 and 0 <= out[variant]["ring_hq_mean"] <= 1
-    assert out["hinge+sn"]["d_lipschitz_bound_mean"] == pytest.approx(1.0, rel=0.05)
+    assert out["hinge-sn"]["d_lipschitz_bound_mean"] == pytest.approx(1.0, rel=0.05)
     assert set(out["truncation"]) == {"none" if t is None else f"{t:g}" for t in hinge_sn.THRESHOLDS}

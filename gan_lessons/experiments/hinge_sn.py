@@ -1,4 +1,4 @@
-"""Hinge loss and spectral normalisation: power iteration vs the true sigma; BCE, hinge, hinge + SN (ring, MNIST)."""
+"""Hinge loss and spectral normalisation: power iteration vs the true sigma; ns (BCE), hinge, hinge-sn (ring, MNIST)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from ..runtime import seed_everything, sized
 NAME = "hinge-sn"
 
 RING = data.ring(n_modes=8, radius=2.0, std=0.05)  # p_data of the comparison
-VARIANTS = ("bce", "hinge", "hinge+sn")  # loss, and whether D's layers are spectrally normalised
+VARIANTS = ("ns", "hinge", "hinge-sn")  # method names of the book (objectives.OBJECTIVES, plus SN of D)
 THRESHOLDS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, None)  # truncation thresholds; None = no truncation
 LATENT_DIM = 2
 MNIST_LATENT_DIM = 32  # z of the DCGAN generators on MNIST
@@ -110,13 +110,13 @@ def train_variant(variant: str, profile: str = "quick", seed: int = 0, cache: bo
     b = budget(profile)
     seed_everything(seed)
     G = EnsembleGenerator(b["seeds"], LATENT_DIM, 2, b["hidden"], 2)
-    D = EnsembleDiscriminator(b["seeds"], 2, b["hidden"], 2, spectral_norm=variant == "hinge+sn")
-    objective = objectives.JSObjective() if variant == "bce" else objectives.HingeObjective()
+    D = EnsembleDiscriminator(b["seeds"], 2, b["hidden"], 2, spectral_norm=variant == "hinge-sn")
+    objective = objectives.JSObjective() if variant == "ns" else objectives.HingeObjective()
     cfg = train.TrainConfig(steps=b["steps"], batch_size=b["batch_size"], lr_d=1e-3, lr_g=1e-3,
                             betas=(0.0, 0.9), seed=seed, log_every=10)  # Adam(0, 0.9) as in Miyato et al.
     return train.train_gan(G, D, EnsembleSampler([RING.sample] * b["seeds"]), cfg, objective=objective,
                            noise_sampler=ensemble_noise(b["seeds"], LATENT_DIM), progress=False,
-                           cache=f"hinge-sn-ring-{variant.replace('+', '-')}" if cache else None)
+                           cache=f"hinge-sn-ring-{variant}" if cache else None)
 
 
 def generate(trainer: train.GANTrainer, n: int, threshold: float | None = None, seed: int = 0) -> Tensor:
@@ -159,12 +159,12 @@ def train_mnist_variant(variant: str, images: Tensor, profile: str = "quick", se
     seed_everything(seed)
     G = models.DCGANGenerator(MNIST_LATENT_DIM, b["mnist_width"])
     D = models.DCGANDiscriminator(b["mnist_width"])
-    if variant == "hinge+sn":  # SNGAN's discriminator: no batch norm, every layer normalised
+    if variant == "hinge-sn":  # SNGAN's discriminator: no batch norm, every layer normalised
         D = spectral.spectral_normalize(models.without_batchnorm(D))
-    objective = objectives.JSObjective() if variant == "bce" else objectives.HingeObjective()
+    objective = objectives.JSObjective() if variant == "ns" else objectives.HingeObjective()
     cfg = train.TrainConfig(steps=b["mnist_steps"], batch_size=64, lr_d=2e-4, lr_g=2e-4, seed=seed, log_every=10)
     return train.train_gan(G, D, data.TensorSampler(images), cfg, latent_dim=MNIST_LATENT_DIM, objective=objective,
-                           progress=False, cache=f"hinge-sn-mnist-{variant.replace('+', '-')}")
+                           progress=False, cache=f"hinge-sn-mnist-{variant}")
 
 
 def mnist_scores(trainer: train.GANTrainer, n: int, threshold: float | None = None, seed: int = 0) -> dict:
@@ -198,7 +198,7 @@ def run(profile: str = "quick", seed: int = 0, mnist: bool = True) -> dict:
             "d_lipschitz_bound_mean": float(spectral.ensemble_lipschitz_bounds(trainer.D).mean()),
             "d_max_grad_norm_mean": float(ensemble_gradient_norms(trainer.D, grid).mean()),
         }
-        if variant == "hinge+sn":
+        if variant == "hinge-sn":
             out["truncation"] = truncation_study(trainer, b["n_eval"], seed=seed + 2)
     out["seeds"], out["steps"] = b["seeds"], b["steps"]
     if mnist:
