@@ -18,23 +18,19 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from gan_lessons import distributed  # noqa: E402
 
 
 def run_once(nproc: int, steps: int, batch_per_process: int, width: int, timeout: float) -> float:
     """Global samples per second of one torchrun launch with ``nproc`` processes."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "gan_lessons", "ddp", "--data", "random", "--quiet", "--steps", str(steps),
-           "--batch-size", str(batch_per_process * nproc), "--width", str(width)]
-    env = {**os.environ, "GAN_LESSONS_PROGRESS": "0", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"torchrun with {nproc} processes failed:\n{done.stderr[-3000:]}")
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["samples_per_s"])
+    argv = ["--data", "random", "--quiet", "--steps", str(steps), "--batch-size", str(batch_per_process * nproc),
+            "--width", str(width)]
+    return float(distributed.launch(argv, nproc=nproc, timeout_s=timeout)["samples_per_s"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ from torch.nn.parallel import DistributedDataParallel
 from . import train
 
 __all__ = ["ShardedSampler", "DistributedGANTrainer", "CrossReplicaBatchNorm", "sync_batchnorm",
+           "combine_batch_statistics", "launch", "weight_difference",
            "init_distributed", "rank_and_world", "unwrap", "main"]
 
 Sampler = Callable[[int, torch.Generator], Any]
@@ -192,6 +193,28 @@ def sync_batchnorm(module: nn.Module, device: str | torch.device = "cpu") -> nn.
     return _to_cross_replica(module)
 
 
+def combine_batch_statistics(counts: Tensor, means: Tensor, variances: Tensor) -> tuple[Tensor, Tensor]:
+    """The mean and (biased) variance of the global batch from each process's own: with n_r samples, mean
+    m_r [C] and variance v_r [C] on process r, and N = sum_r n_r::
+
+        mu = (1/N) sum_r n_r m_r          var = (1/N) sum_r n_r (v_r + m_r^2) - mu^2
+
+    (the sums of x and x^2 are what cross-replica batch norm all-reduces). counts [W], means, variances [W, C].
+    """
+    for name, t, dim in (("counts", counts, 1), ("means", means, 2), ("variances", variances, 2)):
+        if not isinstance(t, Tensor) or t.dim() != dim:
+            raise ValueError(f"{name} must be a tensor with {dim} dimension(s) ([W] or [W, C]), got "
+                             f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
+    if means.shape != variances.shape or means.shape[0] != counts.shape[0] or counts.shape[0] == 0:
+        raise ValueError(f"need one count and one row of means and variances per process, got counts "
+                         f"{tuple(counts.shape)}, means {tuple(means.shape)}, variances {tuple(variances.shape)}")
+    if (counts < 0).any() or counts.sum() <= 0 or (variances < 0).any():
+        raise ValueError("counts must be >= 0 with a positive total, and variances >= 0")
+    w = counts.to(means.dtype)[:, None] / counts.sum()  # [W, 1] share of the global batch
+    mean = (w * means).sum(0)
+    return mean, (w * (variances + means**2)).sum(0) - mean**2
+
+
 def init_distributed(backend: str | None = None, timeout_s: float = 120.0) -> tuple[int, int]:
     """Join the process group that ``torchrun`` describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR,
     ...); return (rank, world_size). backend None: ``nccl`` when CUDA is available, else ``gloo``.
@@ -228,6 +251,45 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 
+def launch(argv: list[str], nproc: int = 2, timeout_s: float = 600.0) -> dict:
+    """Run ``torchrun --standalone --nproc_per_node=nproc -m gan_lessons ddp *argv`` in a subprocess and
+    return rank 0's JSON summary. A failed launch (a worker died, bad options) raises with torchrun's report;
+    timeout_s bounds the whole launch, so nothing can hang."""
+    import subprocess
+
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
+    if not all(isinstance(a, str) for a in argv):
+        raise TypeError("argv must be a list of strings, e.g. ['--steps', '5']")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "gan_lessons", "ddp", *argv]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's gan_lessons, installed or not
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                          env={**env, "GAN_LESSONS_PROGRESS": "0"})
+    if done.returncode != 0:
+        raise RuntimeError(f"torchrun with {nproc} processes failed (exit {done.returncode}):\n"
+                           f"{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def weight_difference(a: str | os.PathLike | dict, b: str | os.PathLike | dict) -> float:
+    """max over the float tensors t of G and D of  ||t_a - t_b|| / ||t_b||  for two checkpoints (paths or
+    loaded state dicts) of the same models: 0 for identical weights."""
+    a, b = (torch.load(x, map_location="cpu", weights_only=True) if not isinstance(x, dict) else x
+            for x in (a, b))
+    worst = 0.0
+    for net in ("G", "D"):
+        if a[net].keys() != b[net].keys():
+            raise ValueError(f"the checkpoints hold different {net} networks (their weight names differ)")
+        for key, ref in b[net].items():
+            if ref.is_floating_point():
+                diff = (a[net][key].float() - ref.float()).norm() / ref.float().norm().clamp_min(1e-12)
+                worst = max(worst, float(diff))
+    return worst
+
+
 # --- the command line: python -m gan_lessons ddp ------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,16 +299,20 @@ def main(argv: list[str] | None = None) -> int:
     run). Rank 0 prints one JSON line: steps, world size, global and per-process batch, samples/s, losses.
     """
     args = _parser().parse_args(argv)
-    if args.batch_size < 1 or args.steps < 0 or args.width < 1:
-        print("gan_lessons ddp: --batch-size and --width must be >= 1, --steps >= 0", file=sys.stderr)
+    if args.batch_size < 1 or args.steps < 0 or args.width < 1 or args.threads < 0:
+        print("gan_lessons ddp: --batch-size and --width must be >= 1, --steps and --threads >= 0",
+              file=sys.stderr)
         return 2
     distributed = "RANK" in os.environ
     owns_group = distributed and not dist.is_initialized()  # a caller's group stays open for its next run
     if distributed:
         init_distributed(args.backend, args.timeout)
+    threads = torch.get_num_threads()
     try:
+        torch.set_num_threads(args.threads or threads)
         trainer, seconds, done = _train_cli(args, distributed)
     finally:
+        torch.set_num_threads(threads)
         if owns_group:
             dist.destroy_process_group()
     if trainer is not None:
@@ -322,6 +388,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["gloo", "nccl"], default=None, help="default: nccl if CUDA, else gloo")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds a collective may wait for a peer")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads per process (0: leave as is; torchrun sets OMP_NUM_THREADS=1)")
     p.add_argument("--crash-at", type=int, default=None, help=argparse.SUPPRESS)  # fault injection (tests)
     p.add_argument("--crash-rank", type=int, default=1, help=argparse.SUPPRESS)
     return p

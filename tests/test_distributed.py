@@ -19,7 +19,8 @@ from torch import nn
 from gan_lessons import data, distributed, models, train
 
 HERE = Path(__file__).resolve().parent
-TINY = ["--data", "random", "--width", "4", "--latent-dim", "8", "--batch-size", "64", "--quiet"]
+TINY = ["--data", "random", "--width", "4", "--latent-dim", "8", "--batch-size", "64", "--quiet",
+        "--threads", "1"]
 TIMEOUT = 240  # seconds for one torchrun launch on a busy 2-core machine (it takes ~20 s)
 
 
@@ -60,14 +61,38 @@ def _load(path: Path) -> dict:
 
 
 def _relative_error(a: dict, b: dict) -> float:
-    """max over the weights of G and D of ||a - b|| / ||b|| (floating-point tensors only)."""
-    worst = 0.0
-    for net in ("G", "D"):
-        assert a[net].keys() == b[net].keys()
-        for key, ref in b[net].items():
-            if ref.is_floating_point():
-                worst = max(worst, float((a[net][key] - ref).norm() / ref.norm().clamp_min(1e-12)))
-    return worst
+    return distributed.weight_difference(a, b)
+
+
+def test_weight_difference_by_hand():
+    a = {"G": {"w": torch.tensor([3.0, 4.0]), "n": torch.tensor(2)}, "D": {"w": torch.ones(2)}}
+    b = {"G": {"w": torch.tensor([3.0, 4.0]) * 1.1, "n": torch.tensor(5)}, "D": {"w": torch.ones(2)}}
+    assert distributed.weight_difference(a, b) == pytest.approx(0.1 / 1.1)  # ||0.1 x|| / ||1.1 x||
+    assert distributed.weight_difference(a, a) == 0.0
+    with pytest.raises(ValueError, match="different"):
+        distributed.weight_difference(a, {"G": {"v": torch.ones(2)}, "D": b["D"]})
+
+
+def test_combine_batch_statistics_equals_the_statistics_of_the_whole_batch():
+    g = torch.Generator().manual_seed(0)
+    shards = [torch.randn(n, 3, generator=g) + i for i, n in enumerate((4, 7, 1))]
+    mean, var = distributed.combine_batch_statistics(
+        torch.tensor([len(s) for s in shards]), torch.stack([s.mean(0) for s in shards]),
+        torch.stack([s.var(0, unbiased=False) for s in shards]))
+    whole = torch.cat(shards)
+    torch.testing.assert_close(mean, whole.mean(0))
+    torch.testing.assert_close(var, whole.var(0, unbiased=False))
+    with pytest.raises(ValueError, match="one count"):
+        distributed.combine_batch_statistics(torch.tensor([1, 2]), torch.zeros(3, 2), torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="counts"):
+        distributed.combine_batch_statistics(torch.ones(1, 1), torch.zeros(1, 2), torch.zeros(1, 2))
+
+
+def test_launch_rejects_bad_input():
+    with pytest.raises(ValueError, match="nproc"):
+        distributed.launch(["--steps", "1"], nproc=0)
+    with pytest.raises(TypeError, match="strings"):
+        distributed.launch(["--steps", 1])
 
 
 def test_two_processes_with_syncbn_equal_one_process_on_the_global_batch(runs, single):
