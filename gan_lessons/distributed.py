@@ -12,8 +12,9 @@ and the run is the one-process run on the global batch — provided every layer 
 Batch norm does not: it normalises each shard by its own mean and variance. ``torch.nn.SyncBatchNorm``
 (BigGAN's "cross-replica batch norm", Brock et al. 2019) all-reduces the statistics so that they are those
 of the global batch. PyTorch's SyncBatchNorm runs on GPUs only; on CPUs (gloo) :class:`CrossReplicaBatchNorm`
-computes the same statistics with differentiable all-reduces (:func:`sync_batchnorm` picks the right one). :class:`DistributedGANTrainer` is :class:`gan_lessons.train.GANTrainer` with the
-models wrapped (SyncBN + DDP) and the samplers sharded; it runs the same Algorithm 1. Rank 0 writes
+computes the same statistics with differentiable all-reduces (:func:`sync_batchnorm` picks the right one).
+:class:`DistributedGANTrainer` is :class:`gan_lessons.train.GANTrainer` with the models wrapped (SyncBN +
+DDP) and the samplers sharded; it runs the same Algorithm 1. Rank 0 writes
 checkpoints, whose state dicts have no ``module.`` prefix and whose config holds the global batch, so a
 distributed checkpoint resumes on one process (``GANTrainer.load``) and vice versa.
 
