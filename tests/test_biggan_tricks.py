@@ -3,6 +3,7 @@ its checked claims, the exercise check, and the JSON of ``python -m gan_lessons 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -110,10 +111,7 @@ def test_global_variance_check_passes_the_formula_and_catches_mistakes(capsys):
 
 
 def test_cli_prints_the_json_summary(tmp_path):
-    env = {"GAN_LESSONS_CACHE": str(tmp_path), "GAN_LESSONS_PROGRESS": "0", "PATH": "/usr/bin:/bin"}
-    import os
-
-    env = {**os.environ, **env}
+    env = {**os.environ, "GAN_LESSONS_CACHE": str(tmp_path), "GAN_LESSONS_PROGRESS": "0"}
     done = subprocess.run([sys.executable, "-m", "gan_lessons", "run", "biggan-tricks", "--profile", "quick",
                            "--steps", "4"], capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
