@@ -209,3 +209,10 @@ def test_unwrap_and_rank_outside_a_group():
 def test_cli_rejects_bad_sizes(capsys):
     assert distributed.main(["--batch-size", "0", "--data", "random"]) == 2
     assert "batch-size" in capsys.readouterr().err
+
+
+def test_the_ddp_verb_is_reached_through_the_main_cli(capsys):
+    from gan_lessons import cli
+
+    assert cli.main(["ddp", "--batch-size", "0", "--data", "random"]) == 2
+    assert "batch-size" in capsys.readouterr().err
