@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         from .student import main as student_main
 
         return student_main(rest)
-    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition "
+    if command == "ddp":
+        from .distributed import main as ddp_main
+
+        return ddp_main(rest)
+    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition, ddp "
           "(see python -m gan_lessons --help)", file=sys.stderr)
     return 2
 
@@ -88,4 +92,5 @@ def _print_help() -> None:
     print(__doc__.strip())
     print("\nCommands:\n  run NAME     run a chapter's headline experiment, print JSON\n"
           "  list         list the experiments\n"
-          "  student-edition OUT_DIR   write the student notebooks (solutions removed)")
+          "  student-edition OUT_DIR   write the student notebooks (solutions removed)\n"
+          "  ddp [options]   data-parallel DCGAN training; under torchrun --nproc_per_node=N")

@@ -257,3 +257,88 @@ def _check_sizes(**sizes: object) -> None:
         value, low = value if isinstance(value, tuple) else (value, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+# --- BigGAN-style conditioning (chapter "Scaling up") -------------------------------------------------------------
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Class-conditional batch norm (de Vries et al. 2017; BigGAN, Brock et al. 2019): batch norm without its
+    own affine parameters, then a per-sample gain and bias projected from a class embedding e [batch, k]::
+
+        y = (1 + W_g e) * (x - mu) / sqrt(var + eps) + W_b e     (mu, var: batch statistics per channel)
+
+    The gain is centred on 1 (W_g starts at 0), so at initialisation the layer is plain batch norm.
+    """
+
+    def __init__(self, channels: int, embed_dim: int) -> None:
+        super().__init__()
+        _check_sizes(channels=channels, embed_dim=embed_dim)
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.gain, self.bias = nn.Linear(embed_dim, channels, bias=False), nn.Linear(embed_dim, channels, bias=False)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: Tensor, e: Tensor) -> Tensor:
+        if x.dim() != 4 or e.dim() != 2 or e.shape[0] != x.shape[0]:
+            raise ValueError(f"x must be [batch, C, H, W] and e [batch, k] with one row per sample, got "
+                             f"{tuple(x.shape)} and {tuple(e.shape)}")
+        gain, bias = 1 + self.gain(e)[:, :, None, None], self.bias(e)[:, :, None, None]  # [batch, C, 1, 1]
+        return gain * self.norm(x) + bias
+
+
+class CCBNGenerator(nn.Module):
+    """The DCGAN generator with class-conditional batch norm: z [batch, latent] and labels y [batch] ->
+    images [batch, 1, 28, 28]. One class embedding (n_classes x embed_dim), shared by every layer, feeds the
+    gains and biases of each :class:`ConditionalBatchNorm2d`; y enters nowhere else (BigGAN's shared
+    embedding). Same layers and widths as :class:`DCGANGenerator` otherwise."""
+
+    def __init__(self, latent_dim: int = 64, width: int = 32, n_classes: int = 10, embed_dim: int = 32) -> None:
+        super().__init__()
+        _check_sizes(latent_dim=latent_dim, width=width, n_classes=(n_classes, 2), embed_dim=embed_dim)
+        self.latent_dim, self.n_classes = latent_dim, n_classes
+        self.embed = nn.Embedding(n_classes, embed_dim)
+        self.project = nn.Sequential(nn.Linear(latent_dim, 4 * width * 7 * 7, bias=False),
+                                     nn.Unflatten(1, (4 * width, 7, 7)))  # [batch, 4w, 7, 7]
+        self.bn1 = ConditionalBatchNorm2d(4 * width, embed_dim)
+        self.up1 = nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False)  # [batch, 2w, 14, 14]
+        self.bn2 = ConditionalBatchNorm2d(2 * width, embed_dim)
+        self.up2 = nn.ConvTranspose2d(2 * width, 1, 4, 2, 1)  # [batch, 1, 28, 28]
+        for layer in (self.project, self.up1, self.up2):  # N(0, 0.02); the conditional gains start at 0
+            dcgan_init(layer)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        _check_latent(z, self.latent_dim)
+        e = self.embed(_check_labels(labels, z.shape[0], self.n_classes))  # [batch, embed_dim]
+        h = torch.relu(self.bn1(self.project(z), e))
+        h = torch.relu(self.bn2(self.up1(h), e))
+        return torch.tanh(self.up2(h))
+
+
+class ProjectionDiscriminator(nn.Module):
+    """The DCGAN discriminator with a projection head (Miyato & Koyama 2018): with phi(x) [batch, k] the last
+    hidden layer and an embedding V [n_classes, k] of the class y::
+
+        D(x, y) = w^T phi(x) + b + V_y^T phi(x)
+
+    The class does not enter as input channels (concatenation); it asks "is phi(x) real AND of class y?" by
+    an inner product, which is what the log density ratio of a conditional model looks like (their eq. 3)."""
+
+    def __init__(self, width: int = 32, n_classes: int = 10) -> None:
+        super().__init__()
+        _check_sizes(width=width, n_classes=(n_classes, 2))
+        self.n_classes = n_classes
+        self.base = DCGANDiscriminator(width)  # phi and the unconditional head w, b
+        self.embed = nn.Embedding(n_classes, 4 * width * 4 * 4)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """phi(x) [batch, 4w*4*4]; the class does not change it."""
+        return self.base.features(x)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        phi = self.features(x)
+        y = _check_labels(labels, x.shape[0], self.n_classes)
+        return self.base.head(phi).squeeze(1) + (self.embed(y) * phi).sum(1)  # [batch] logits
+
+
+__all__ += ["ConditionalBatchNorm2d", "CCBNGenerator", "ProjectionDiscriminator"]
