@@ -105,7 +105,7 @@ class DistributedGANTrainer(train.GANTrainer):
         super().__init__(G, D, ShardedSampler(real_sampler, rank, world),
                          replace(config, batch_size=config.batch_size // world),
                          noise_sampler=ShardedSampler(noise, rank, world),
-                         objective=objective or train.make_objective(config), device=device)
+                         objective=objective or train.make_objective(config.loss), device=device)
 
     def update_discriminator(self, keep_fakes: bool = False) -> tuple[float, float, float]:
         return tuple(_mean_over_processes(super().update_discriminator(keep_fakes), self.device))

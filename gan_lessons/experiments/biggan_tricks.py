@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from .. import classifier, data, metrics, models, spectral, train
-from ..runtime import get_device, pick, seed_everything
+from .. import runtime
+from ..runtime import get_device, seed_everything, sized
 
 NAME = "biggan-tricks"
 LATENT_DIM = 64  # z ~ N(0, I_64), as in chapter "DCGAN on MNIST"
@@ -20,17 +21,19 @@ INITS = ("normal", "orthogonal")  # dcgan_init's N(0, 0.02)  |  spectral.orthogo
 
 
 @dataclass(frozen=True)
-class Budget:
+class Budget(runtime.Budget):
     """How much the chapter trains (quick: 2 CPU cores, minutes; full: a GPU)."""
 
-    steps: int  # generator updates at the reference batch (conditional and initialisation runs)
-    batch_size: int  # the reference batch
-    batch_sizes: tuple[int, ...]  # the sweep; each runs samples_seen / batch updates
-    width: int  # DCGAN channels (models.DCGANGenerator)
-    lr_d: float  # Adam, D: 2e-4 as in DCGAN
-    lr_g: float  # Adam, G: chapter 5's measured CPU choice in quick, 2e-4 in full
-    ema_decay: float  # EMA of G's weights; the EMA generator is the one evaluated
-    n_eval: int  # generated digits per FID (the real side: as many test digits)
+    # generator updates at the reference batch (conditional and initialisation runs); a multiple of 4, so
+    # every batch of the sweep divides the samples seen
+    steps: int = sized(300, 10_000, steps=True, minimum=4, multiple=4)
+    batch_size: int = sized(64, 64)  # the reference batch
+    batch_sizes: tuple = sized((32, 64, 128, 256), (32, 64, 128, 256, 512))  # the sweep
+    width: int = sized(16, 64)  # DCGAN channels (models.DCGANGenerator)
+    lr_d: float = sized(2e-4, 2e-4)  # Adam, D: 2e-4 as in DCGAN
+    lr_g: float = sized(1e-3, 2e-4)  # Adam, G: chapter 5's measured CPU choice in quick, 2e-4 in full
+    ema_decay: float = sized(0.98, 0.999)  # EMA of G's weights; the EMA generator is the one evaluated
+    n_eval: int = sized(1000, 10_000)  # generated digits per FID (the real side: as many test digits)
 
     @property
     def samples_seen(self) -> int:
@@ -38,17 +41,12 @@ class Budget:
         return self.steps * self.batch_size
 
 
-def budget(profile: str, steps: int | None = None) -> Budget:
+def budget(profile: str | None = None, steps: int | None = None) -> Budget:
     """The budget of ``profile``; ``steps`` (a multiple of 4, so every batch of the sweep divides the
     samples seen) replaces the number of updates at the reference batch, e.g. for a smoke test."""
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 4 or steps % 4):
         raise ValueError(f"steps must be a multiple of 4 that is >= 4, got {steps!r}")
-    return Budget(steps=steps or pick(quick=300, full=10_000, profile=profile), batch_size=64,
-                  batch_sizes=pick(quick=(32, 64, 128, 256), full=(32, 64, 128, 256, 512), profile=profile),
-                  width=pick(quick=16, full=64, profile=profile), lr_d=2e-4,
-                  lr_g=pick(quick=1e-3, full=2e-4, profile=profile),
-                  ema_decay=pick(quick=0.98, full=0.999, profile=profile),
-                  n_eval=pick(quick=1000, full=10_000, profile=profile))
+    return Budget.of(profile, steps=steps)
 
 
 def config(b: Budget, seed: int = 0, batch_size: int | None = None) -> train.TrainConfig:
@@ -121,7 +119,7 @@ def scores(trainer: train.GANTrainer, real_features: Tensor, n: int, conditional
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2 (an FID needs a covariance), got {n!r}")
     asked = torch.arange(n) % 10 if conditional else None
-    fakes = trainer.sample(n, asked)  # the EMA generator, eval mode, the trainer's own random stream
+    fakes = trainer.sample(n, labels=asked)  # the EMA generator, eval mode, the trainer's own random stream
     out = {"fid": metrics.fid_from_features(real_features, metrics.classifier_features(fakes))}
     if conditional:
         out["class_accuracy"] = float((classifier.predict(fakes) == asked).float().mean())
@@ -192,7 +190,7 @@ def draw_classes(ax, trainer: train.GANTrainer, per_class: int = 8, title: str =
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
         raise ValueError(f"per_class must be a positive integer, got {per_class!r}")
     labels = torch.arange(10).repeat_interleave(per_class)  # [10 * per_class]: 0,0,..,1,1,..
-    digits = trainer.sample(len(labels), labels)[:, 0]  # [10 * per_class, 28, 28]
+    digits = trainer.sample(len(labels), labels=labels)[:, 0]  # [10 * per_class, 28, 28]
     grid = digits.view(10, per_class, 28, 28).permute(0, 2, 1, 3).reshape(280, 28 * per_class)
     ax.imshow(grid, cmap="gray", vmin=-1, vmax=1)
     ax.set(title=title, xticks=[], yticks=14 + 28 * torch.arange(10), yticklabels=range(10))
