@@ -370,9 +370,10 @@ class LabFigure:
         self.ax_manifold.set_title("manifold: G of a regular latent grid", fontsize=8)
         (self.d_line,) = self.ax_loss.plot([], [], lw=1, label="D loss")
         (self.g_line,) = self.ax_loss.plot([], [], lw=1, label="G loss")
-        self.ax_loss.legend(loc="upper right", fontsize=7)
+        self.ax_loss.legend(loc="best", fontsize=7)
         (self.jsd_line,) = self.ax_jsd.plot([], [], lw=1, color="black")
-        self.ax_jsd.set(xlabel="D + G updates", ylim=(0, math.log(2) * 1.05))
+        self.ax_jsd.set_ylim(0, math.log(2) * 1.05)
+        self.ax_jsd.set_xlabel("D + G updates", fontsize=8)
         for ax in (self.ax_loss, self.ax_jsd):
             ax.tick_params(labelsize=7)
         self.title = fig.suptitle("", fontsize=9)
