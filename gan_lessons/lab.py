@@ -13,7 +13,7 @@ After GAN Lab (Kahng et al. 2018). Three layers, each usable without the next:
 
 Why ipympl (not bqplot or anywidget): the lab's views are matplotlib drawings, the same code renders the
 pre-rendered tour for the HTML book (``plots.animate``) and the live canvas, with the book's colours and
-helpers (``plots.discriminator_heatmap``, ``plots.scatter_2d``); ipympl is matplotlib's own Jupyter
+helpers (``plots.scatter_2d``; D's map on the grid of ``plots.discriminator_heatmap``); ipympl is matplotlib's own Jupyter
 backend, kept by the matplotlib organisation, works in JupyterLab, Notebook 7, VS Code and Colab, and sends
 mouse clicks back to Python (how the reader draws data). bqplot would need a second plotting code path for
 the static book; anywidget would need our own JavaScript.
@@ -34,7 +34,7 @@ from torch import Tensor
 from . import data, models, plots, runtime, theory, train
 
 __all__ = ["Lab", "LabViews", "LabFrame", "LabFigure", "LabWidget", "TARGETS", "LAB_LOSSES",
-           "histogram_jsd", "generator_arrows"]
+           "generator_arrows"]
 
 # Target distributions. The ring is chapter 1's ring (8 modes, radius 2, std 0.05); the grid is data.grid()'s
 # 5 x 5 grid at spacing 2 (std 0.05). Drawn points become a mixture of equal Gaussians of std DRAW_STD.
@@ -276,7 +276,7 @@ class Lab:
             return
         with _one_thread(), _eval_mode(self.trainer.G), torch.no_grad():
             self._fakes = self.trainer.G(self._z)  # [n_eval, 2]
-        jsd = histogram_jsd(self._data_eval, self._fakes, self.lim, self.bins)
+        jsd = theory.js_divergence_histogram_2d(self._data_eval, self._fakes, self.lim, self.bins)
         if self._log["t"] and self._log["t"][-1] == self.d_updates + self.g_updates:
             self._log["jsd"][-1] = jsd  # a setting changed, no update: refresh the last estimate
         else:
@@ -311,29 +311,6 @@ def generator_arrows(objective: train.Objective, D: torch.nn.Module, fakes: Tens
     finally:
         D.requires_grad_(True)
     return -grad * x.shape[0]
-
-
-def histogram_jsd(p_samples: Tensor | np.ndarray, q_samples: Tensor | np.ndarray, lim: float,
-                  bins: int = 30) -> float:
-    """Plug-in JSD(p || q) in nats between two 2-D samples, on a bins x bins histogram of [-lim, lim]^2:
-
-    JSD = 1/2 sum_c p_c log(p_c / m_c) + 1/2 sum_c q_c log(q_c / m_c),  m = (p + q) / 2,
-
-    with p_c, q_c the fractions of each sample in cell c (``theory.js_divergence_discrete``). Points outside
-    the square count in the border cell nearest to them. 0 <= JSD <= log 2; biased upwards for small samples.
-    """
-    if not (isinstance(lim, (int, float)) and math.isfinite(lim) and lim > 0):
-        raise ValueError(f"lim must be a positive number, got {lim!r}")
-    _check_int("bins", bins, 1)
-    hists = []
-    for name, pts in (("p_samples", p_samples), ("q_samples", q_samples)):
-        pts = pts.detach().cpu().double().numpy() if isinstance(pts, Tensor) else np.asarray(pts, np.float64)
-        if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] == 0 or not np.isfinite(pts).all():
-            raise ValueError(f"{name} must be finite points [n, 2] with n >= 1, got shape {pts.shape}")
-        cells = np.clip(((pts + lim) / (2 * lim) * bins).astype(np.int64), 0, bins - 1)  # [n, 2]
-        counts = np.bincount(cells[:, 0] * bins + cells[:, 1], minlength=bins * bins)
-        hists.append(counts / counts.sum())
-    return theory.js_divergence_discrete(hists[0], hists[1])
 
 
 class LabFigure:

@@ -14,7 +14,8 @@ import torch
 
 from gan_lessons import lab as labmod
 from gan_lessons import train
-from gan_lessons.lab import LAB_LOSSES, Lab, LabFigure, LabWidget, generator_arrows, histogram_jsd
+from gan_lessons.lab import LAB_LOSSES, Lab, LabFigure, LabWidget, generator_arrows
+from gan_lessons.theory import js_divergence_histogram_2d as histogram_jsd
 
 SMALL = dict(hidden=16, n_eval=200, n_arrows=16, resolution=12, latent_lines=5, batch_size=32)
 
