@@ -160,7 +160,7 @@ class Lab:
         """Swap the objective (``train.make_objective``); weights and optimizer state are kept."""
         _check_choice("loss", loss, LAB_LOSSES)
         self._configure(loss=loss)
-        self.trainer.objective = train.make_objective(self.config)
+        self.trainer.objective = _objective_for(self.config)
         self._evaluate()
 
     def set_lr(self, lr_d: float | None = None, lr_g: float | None = None) -> None:
@@ -570,6 +570,15 @@ def _grown_range(current: tuple | None, values: np.ndarray, pad_low: bool) -> tu
     new_lo = min(current[0], lo - 0.5 * span) if pad_low and lo < current[0] else current[0]
     new_hi = max(hi, current[1] + span) if hi > current[1] else current[1]
     return (new_lo, new_hi)
+
+
+def _objective_for(config: train.TrainConfig) -> train.Objective:
+    """The trainer's own objective for ``config.loss``: ``train.make_objective`` takes the loss name in the
+    refactored trainer and the whole config in the one this module was written against."""
+    try:
+        return train.make_objective(config.loss)
+    except AttributeError:  # make_objective(config) reads config.loss
+        return train.make_objective(config)
 
 
 def _mesh_segments(manifold: np.ndarray) -> list[np.ndarray]:
