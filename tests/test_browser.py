@@ -269,3 +269,42 @@ def test_screenshot_of_chapter(visit, page_path):
     out = SCREENSHOTS / (Path(page_path).stem + ".png")
     v.page.screenshot(path=str(out))  # the first screen, as a reader sees it
     assert out.stat().st_size > 10_000, f"{out} is suspiciously small: is the page blank?"
+
+
+# --- chapter 1's GAN Lab tour (issue 21) -----------------------------------------------------------------------
+
+LAB_PAGE = "book/01_minimax.html"
+
+
+@pytest.mark.skipif(LAB_PAGE not in PAGES, reason=f"{LAB_PAGE} is not in this build")
+def test_lab_tour_is_on_chapter_1_and_plays(visit):
+    """The pre-rendered GAN Lab tour is in the "A guided tour" section, has every frame the caption counts, and
+    the player moves through them on its own when play is pressed (no kernel, no network)."""
+    v = visit(LAB_PAGE)
+    found = v.page.evaluate("""() => {
+        const section = document.getElementById('a-guided-tour');
+        if (!section) { return {error: 'no section "A guided tour" (id a-guided-tour) on the page'}; }
+        const img = section.querySelector('img[id^="_anim_img"]');
+        if (!img) { return {error: 'no jshtml animation in the guided tour section'}; }
+        const uid = img.id.slice('_anim_img'.length);
+        const slider = document.getElementById('_anim_slider' + uid);
+        return {uid: uid, frames: slider ? parseInt(slider.max) + 1 : 0, text: section.textContent};
+    }""")
+    assert "error" not in found, found.get("error")
+    counted = re.search(r"(\d+) frames", found["text"])
+    assert counted, "the tour's caption does not say how many frames it has"
+    assert found["frames"] == int(counted.group(1)) > 10, (found["frames"], counted.group(0))
+    start = v.page.evaluate("""(uid) => {
+        const img = document.getElementById('_anim_img' + uid);
+        const buttons = Array.from(img.closest('.animation').querySelectorAll('button'));
+        const click = (name) => buttons.find(b => (b.getAttribute('onclick') || '').includes(name)).click();
+        click('pause_animation'); click('first_frame');
+        const first = img.src;
+        click('play_animation');
+        return first;
+    }""", found["uid"])
+    v.page.wait_for_timeout(2500)  # the tour plays at 2 frames per second
+    state = v.page.evaluate("""(uid) => ({src: document.getElementById('_anim_img' + uid).src,
+        frame: parseInt(document.getElementById('_anim_slider' + uid).value)})""", found["uid"])
+    assert state["frame"] >= 2 and state["src"] != start, f"the tour did not play: {state['frame']=}"
+    assert not v.console_errors, v.console_errors
