@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import data, models, plots, runtime, theory, train
+from . import data, models, objectives, plots, runtime, theory, train
 
 __all__ = ["Lab", "LabViews", "LabFrame", "LabFigure", "LabWidget", "TARGETS", "LAB_LOSSES",
            "generator_arrows"]
@@ -39,7 +39,7 @@ __all__ = ["Lab", "LabViews", "LabFrame", "LabFigure", "LabWidget", "TARGETS", "
 # Target distributions. The ring is chapter 1's ring (8 modes, radius 2, std 0.05); the grid is data.grid()'s
 # 5 x 5 grid at spacing 2 (std 0.05). Drawn points become a mixture of equal Gaussians of std DRAW_STD.
 TARGETS = {"ring": data.ring(n_modes=8, radius=2.0, std=0.05), "grid": data.grid(n=5, spacing=2.0, std=0.05)}
-LAB_LOSSES = ("minimax", "ns", "wgan-gp", "hinge")  # the lab's loss menu, train.make_objective names
+LAB_LOSSES = ("minimax", "ns", "wgan-gp", "hinge")  # the lab's loss menu: names of objectives.OBJECTIVES
 DRAW_STD = 0.1  # std of the Gaussian around each drawn point
 SPEEDS = {"slow motion (1/s)": 1000, "slow (4/s)": 250, "medium (10/s)": 100, "fast": 20}  # ms between steps
 
@@ -157,10 +157,10 @@ class Lab:
 
     # -- live settings: each rebuilds only what must change ---------------------------------------------
     def set_loss(self, loss: str) -> None:
-        """Swap the objective (``train.make_objective``); weights and optimizer state are kept."""
+        """Swap the objective (``objectives.make_objective``); weights and optimizer state are kept."""
         _check_choice("loss", loss, LAB_LOSSES)
         self._configure(loss=loss)
-        self.trainer.objective = _objective_for(self.config)
+        self.trainer.objective = objectives.make_objective(self.config.loss)
         self._evaluate()
 
     def set_lr(self, lr_d: float | None = None, lr_g: float | None = None) -> None:
@@ -570,15 +570,6 @@ def _grown_range(current: tuple | None, values: np.ndarray, pad_low: bool) -> tu
     new_lo = min(current[0], lo - 0.5 * span) if pad_low and lo < current[0] else current[0]
     new_hi = max(hi, current[1] + span) if hi > current[1] else current[1]
     return (new_lo, new_hi)
-
-
-def _objective_for(config: train.TrainConfig) -> train.Objective:
-    """The trainer's own objective for ``config.loss``: ``train.make_objective`` takes the loss name in the
-    refactored trainer and the whole config in the one this module was written against."""
-    try:
-        return train.make_objective(config.loss)
-    except AttributeError:  # make_objective(config) reads config.loss
-        return train.make_objective(config)
 
 
 def _mesh_segments(manifold: np.ndarray) -> list[np.ndarray]:
