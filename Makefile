@@ -8,8 +8,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export GAN_LESSONS_PROFILE ?= quick
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+SMOKE_STEP_SCALE ?= 0.01
 
-.PHONY: install book test unit nbval build-book browser browser-deps student-edition benchmarks clean
+.PHONY: install book test unit nbval smoke-full gpu-full build-book browser browser-deps student-edition benchmarks clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +33,7 @@ build-book: book
 # execute the same cells again load those runs instead of training them a second time.
 test: install browser-deps
 	$(MAKE) nbval
+	$(MAKE) smoke-full
 	$(MAKE) unit
 	$(MAKE) book
 	$(MAKE) browser
@@ -41,6 +43,16 @@ unit:
 
 nbval:
 	GAN_LESSONS_PROGRESS=0 $(PY) -m pytest --nbval-lax --nbval-current-env $(NOTEBOOKS)
+
+# The full profile's code paths on a CPU: full networks, data and sample counts, 1 % of the training steps
+# (GAN_LESSONS_STEP_SCALE); expected claims report instead of failing, since so short a run need not show them.
+smoke-full:
+	GAN_LESSONS_PROFILE=full GAN_LESSONS_STEP_SCALE=$(SMOKE_STEP_SCALE) GAN_LESSONS_CLAIMS=report GAN_LESSONS_PROGRESS=0 \
+	  $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+
+# The real full profile on a GPU machine, one call, report in _build/gpu_full.md (see the instructor guide).
+gpu-full: install
+	$(PY) benchmarks/gpu_full.py
 
 browser:
 	$(PY) -m pytest tests -m browser

@@ -52,7 +52,7 @@ def sequential_trainers(members: int, hidden: int, batch: int, steps: int) -> li
 def ensemble_trainer(members: int, hidden: int, batch: int, steps: int) -> train.GANTrainer:
     cfg = train.TrainConfig(steps=steps, batch_size=batch, lr_d=1e-3, lr_g=1e-3, log_every=10)
     torch.manual_seed(0)
-    G, D, objective, _ = collapse.build_method("ns", members, collapse.NetSpec(g_hidden=hidden, d_hidden=hidden))
+    G, D, objective = collapse.build_method("ns", members, collapse.NetSpec(g_hidden=hidden, d_hidden=hidden))
     return train.GANTrainer(G, D, EnsembleSampler(sources(members)), cfg, objective=objective,
                             noise_sampler=ensemble_noise(members, 2), device="cpu")
 

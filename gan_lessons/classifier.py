@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .checkpoints import atomic_save
+from .checks import check_int
 
 __all__ = ["Recipe", "RECIPE", "DigitClassifier", "get_classifier", "predict", "recognised_fraction",
            "class_entropy", "classifier_accuracy", "train_classifier"]
@@ -82,7 +85,11 @@ def get_classifier(recipe: Recipe = RECIPE, verbose: bool = True) -> DigitClassi
                 print(f"Training the book's MNIST classifier ({recipe.steps} steps on {len(train_x)} digits); "
                       f"cached in {path}")
             model = train_classifier(train_x, train_y, recipe)
-            _save_atomic(model.state_dict(), path)
+            try:
+                atomic_save(model.state_dict(), path)
+            except OSError as err:  # never lose the trained classifier to a failed save
+                warnings.warn(f"could not cache the classifier at {path} ({err}); it is kept for this session. "
+                              "Point GAN_LESSONS_DATA at a writable folder.", stacklevel=2)
         _model[key] = model.eval().requires_grad_(False)
     return _model[key]
 
@@ -152,8 +159,7 @@ def classifier_accuracy() -> float:
 
 def _logits(images: Tensor, batch_size: int = 1000) -> Tensor:
     _check_images(images)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_int("batch_size", batch_size, minimum=1)
     model = get_classifier()
     with torch.no_grad():
         x = images.detach().to("cpu", torch.float32)
@@ -184,10 +190,3 @@ def _cache_folder() -> Path:
     from .mnist import data_dir
 
     return data_dir()
-
-
-def _save_atomic(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)

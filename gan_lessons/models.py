@@ -1,13 +1,18 @@
 """Networks used across the book. Small and explicit: every layer is visible in ``print(model)``."""
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 
-__all__ = ["mlp", "MLPGenerator", "MLPDiscriminator", "MLPImageGenerator", "MLPImageDiscriminator",
-           "DCGANGenerator", "DCGANDiscriminator", "dcgan_init", "without_batchnorm"]
+from .checks import check_int
 
-_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "elu": nn.ELU}
+__all__ = ["ACTIVATIONS", "mlp", "MLPGenerator", "MLPDiscriminator", "MLPImageGenerator", "MLPImageDiscriminator",
+           "DCGANGenerator", "DCGANDiscriminator", "ConvCritic", "dcgan_init", "without_batchnorm"]
+
+# The activations every network of the book may use (this MLP and the ensembles of gan_lessons.ensemble)
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": partial(nn.LeakyReLU, 0.2), "tanh": nn.Tanh, "elu": nn.ELU}
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 2, activation: str = "relu",
@@ -18,10 +23,9 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 2, activation
     """
     for name, value, low in (("in_dim", in_dim, 1), ("out_dim", out_dim, 1), ("hidden", hidden, 1),
                              ("depth", depth, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(_ACTIVATIONS)}")
+        check_int(name, value, low)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(ACTIVATIONS)}")
     if norm not in (None, "batch", "layer"):
         raise ValueError(f"unknown norm {norm!r}: use None, 'batch' or 'layer'")
     layers: list[nn.Module] = []
@@ -32,7 +36,7 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 2, activation
             layers.append(nn.BatchNorm1d(hidden))
         elif norm == "layer":
             layers.append(nn.LayerNorm(hidden))
-        layers.append(_ACTIVATIONS[activation]())
+        layers.append(ACTIVATIONS[activation]())
         width = hidden
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)
@@ -168,6 +172,28 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.head(self.features(x, labels)).squeeze(1)  # [batch] logits
+
+
+class ConvCritic(nn.Module):
+    """A WGAN-GP critic for 28x28 images, without batch norm (Gulrajani et al. 2017, sec. 4):
+
+    images [batch, 1, 28, 28] -> Conv(4, stride 2) -> [w, 14, 14] -> Conv(4, stride 2) -> LayerNorm
+    -> [2w, 7, 7] -> Linear -> scores [batch]. LeakyReLU(0.2). Batch norm would make D(x) of one sample
+    depend on the others in its batch, and the gradient penalty is defined per sample; layer norm does not.
+    """
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        check_int("width", width, 1)
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),  # [batch, w, 14, 14]
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LayerNorm([2 * width, 7, 7]), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1))  # [batch, 1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"x must be images of shape [batch, 1, 28, 28], got {getattr(x, 'shape', x)}")
+        return self.net(x).squeeze(1)  # [batch]
 
 
 def dcgan_init(module: nn.Module) -> nn.Module:

@@ -13,8 +13,10 @@ import numpy as np
 import torch
 from matplotlib.animation import FuncAnimation
 
-__all__ = ["use_style", "animate", "slider", "scatter_2d", "discriminator_heatmap", "plot_history",
-           "REAL_COLOR", "FAKE_COLOR"]
+from .checks import check_int
+
+__all__ = ["use_style", "animate", "slider", "scatter_2d", "heatmap", "discriminator_heatmap", "plot_history",
+           "image_grid", "REAL_COLOR", "FAKE_COLOR"]
 
 REAL_COLOR = "#1f77b4"  # real data: blue throughout the book
 FAKE_COLOR = "#d62728"  # generated samples: red throughout the book
@@ -39,8 +41,7 @@ def animate(draw: Callable[[int], None], n_frames: int, fig: plt.Figure, interva
     """
     from IPython.display import HTML
 
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ValueError(f"n_frames must be a positive integer, got {n_frames!r}")
+    check_int("n_frames", n_frames, minimum=1)
     if isinstance(start, bool) or not isinstance(start, int) or not -n_frames <= start < n_frames:
         raise ValueError(f"start must be a frame index in [-{n_frames}, {n_frames}), got {start!r}")
     anim = FuncAnimation(fig, lambda i: draw(i), frames=n_frames, interval=interval, repeat=False)
@@ -95,18 +96,45 @@ def scatter_2d(ax: plt.Axes, real: torch.Tensor | np.ndarray | None = None,
     ax.set_aspect("equal")
 
 
+def heatmap(ax: plt.Axes, values: torch.Tensor | np.ndarray, lim: float, *, probability: bool = False,
+            alpha: float = 0.5):
+    """D's values on the grid of :func:`gan_lessons.data.square_grid` ([res, res], x fastest) over
+    [-lim, lim]^2: probabilities on [0, 1], raw scores scaled by their largest magnitude onto [-1, 1]
+    (red high, blue low). The one heatmap of the book. Returns the image."""
+    v = torch.as_tensor(values).detach().float().cpu()
+    if v.dim() != 2 or v.shape[0] != v.shape[1]:
+        raise ValueError(f"values must be a square grid [res, res], got {tuple(v.shape)}")
+    if not probability:
+        v = v / v.abs().max().clamp_min(1e-8)
+    return ax.imshow(v.numpy(), extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu_r",
+                     vmin=0 if probability else -1, vmax=1, alpha=alpha)
+
+
 def discriminator_heatmap(ax: plt.Axes, D: torch.nn.Module, lim: float, resolution: int = 100,
                           probability: bool = True, device: str | torch.device = "cpu"):
-    """D's output over [-lim, lim]^2 as a heatmap (sigmoid(D) when ``probability``). Returns the image."""
-    xs = torch.linspace(-lim, lim, resolution)
-    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
-    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1).to(device)  # [res*res, 2]
+    """D's output over [-lim, lim]^2 as a :func:`heatmap` (sigmoid(D) when ``probability``). Returns the image."""
+    from .data import square_grid
+
     with torch.no_grad():
-        out = D(pts).reshape(resolution, resolution).float().cpu()
-    if probability:
-        out = torch.sigmoid(out)
-    kw = dict(vmin=0, vmax=1) if probability else {}
-    return ax.imshow(out.numpy(), extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu_r", alpha=0.6, **kw)
+        out = D(square_grid(lim, resolution).to(device)).reshape(resolution, resolution).float().cpu()
+    return heatmap(ax, torch.sigmoid(out) if probability else out, lim, probability=probability, alpha=0.6)
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> torch.Tensor:
+    """Tile images [n, 1, H, W] in [-1, 1] into one picture [rows*(H+pad)+pad, nrow*(W+pad)+pad] in [0, 1]
+    (white gaps), ``nrow`` per row: the one image grid of the book (show it with ``imshow(..., cmap="gray")``)."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 1 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty tensor [n, 1, H, W], got "
+                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
+    check_int("nrow", nrow, minimum=1)
+    n, _, h, w = images.shape
+    rows = -(-n // nrow)
+    out = torch.ones(rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i, img in enumerate(images.detach().float().cpu()):
+        r, c = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        out[top:top + h, left:left + w] = (img[0].clamp(-1, 1) + 1) / 2
+    return out
 
 
 def plot_history(history, ax_loss: plt.Axes | None = None, ax_d: plt.Axes | None = None,

@@ -7,10 +7,12 @@ cores in minutes; ``full`` is paper-sized training for a GPU.
 """
 from __future__ import annotations
 
+import math
 import os
 import platform
 import random
-from typing import Any, Mapping, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterator, Mapping, TypeVar
 
 import numpy as np
 import torch
@@ -23,6 +25,10 @@ __all__ = [
     "seed_everything",
     "banner",
     "book_seed",
+    "progress_bar",
+    "Budget",
+    "sized",
+    "step_scale",
 ]
 
 PROFILES = ("quick", "full", "auto")
@@ -60,6 +66,70 @@ def pick(quick: T, full: T, profile: str | None = None) -> T:
     return full if get_profile(profile) == "full" else quick
 
 
+def step_scale() -> float:
+    """``GAN_LESSONS_STEP_SCALE`` (default 1): multiplies every training-step count of every budget.
+
+    For smoke runs of the full profile on a CPU: ``GAN_LESSONS_PROFILE=full GAN_LESSONS_STEP_SCALE=0.01`` keeps
+    the full networks, data and sample counts and trains 1 % of the steps. Must be in (0, 1].
+    """
+    text = os.environ.get("GAN_LESSONS_STEP_SCALE", "").strip() or "1"
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = math.nan
+    if not 0 < scale <= 1:
+        raise ValueError(f"GAN_LESSONS_STEP_SCALE must be a number in (0, 1], got {text!r}")
+    return scale
+
+
+def sized(quick: Any, full: Any, *, steps: bool = False, minimum: int = 1, multiple: int = 1):
+    """A :class:`Budget` field with its quick and full values; ``steps=True`` marks a count of training steps,
+    which :func:`step_scale` scales (never below ``minimum``, rounded down to a ``multiple`` of a block)."""
+    return field(default=quick, metadata={"quick": quick, "full": full, "steps": steps, "minimum": minimum,
+                                          "multiple": multiple})
+
+
+@dataclass(frozen=True)
+class Budget(Mapping):
+    """How much a chapter trains and measures: one frozen dataclass whose fields are :func:`sized` pairs of
+    quick and full values. Build it with ``Budget.of(profile, **overrides)``; read it as ``b.steps`` or
+    ``b["steps"]`` (it is a read-only mapping, so ``runtime.banner(b)`` prints it)."""
+
+    profile: str = "quick"
+
+    @classmethod
+    def of(cls, profile: str | None = None, **overrides: Any) -> "Budget":
+        """The budget for ``profile`` (default: the current one); ``overrides`` replace single values
+        (None keeps the profile's value; any other value is used as given and validated)."""
+        prof = get_profile(profile)
+        values = {f.name: _profile_value(f, prof) for f in fields(cls) if f.name != "profile"}
+        unknown = sorted(set(overrides) - set(values))
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no setting {', '.join(unknown)}: use {', '.join(values)}")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        for name, value in given.items():
+            _check_override(cls, name, value, values[name])
+        values.update(cls.derive(prof, given))
+        values.update(given)
+        return cls(profile=prof, **values)
+
+    @classmethod
+    def derive(cls, profile: str, given: dict[str, Any]) -> dict[str, Any]:
+        """Values that follow from overridden ones (a subclass's hook; none by default)."""
+        return {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "profile" or key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (f.name for f in fields(self) if f.name != "profile")
+
+    def __len__(self) -> int:
+        return len(fields(self)) - 1
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed python, numpy and torch (CPU and GPU); return a fresh ``torch.Generator`` seeded the same.
 
@@ -89,6 +159,8 @@ def banner(budget: Mapping[str, Any] | None = None, profile: str | None = None,
     dev = get_device(None if device is None else str(device))
     parts = [f"profile={prof}", f"device={dev}", f"torch={torch.__version__}",
              f"python={platform.python_version()}", f"threads={torch.get_num_threads()}"]
+    if step_scale() != 1:
+        parts.append(f"step scale={step_scale():g} (GAN_LESSONS_STEP_SCALE)")
     if budget:
         parts.append("budget: " + ", ".join(f"{k}={v}" for k, v in budget.items()))
     line = "GAN Lessons | " + " | ".join(parts)
@@ -96,6 +168,33 @@ def banner(budget: Mapping[str, Any] | None = None, profile: str | None = None,
         line += "\n(quick profile: CPU-sized runs. Set GAN_LESSONS_PROFILE=full on a GPU for paper-sized training.)"
     print(line)
     return line
+
+
+def progress_bar(total: int, initial: int = 0, enabled: bool = True, desc: str = "training"):
+    """A tqdm bar (notebook or terminal); off when ``enabled`` is False or ``GAN_LESSONS_PROGRESS=0``."""
+    from tqdm.auto import tqdm
+
+    disable = not enabled or os.environ.get("GAN_LESSONS_PROGRESS", "1") == "0"
+    return tqdm(total=total, initial=initial, disable=disable, desc=desc, unit="step", leave=False)
+
+
+def _profile_value(f, profile: str) -> Any:
+    value = f.metadata["full"] if profile == "full" else f.metadata["quick"]
+    if f.metadata["steps"]:
+        block = f.metadata["multiple"]
+        value = max(f.metadata["minimum"], round(value * step_scale()) // block * block)
+    return value
+
+
+def _check_override(cls: type, name: str, value: Any, default: Any) -> None:
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return
+    if isinstance(value, bool) or not isinstance(value, type(default) if isinstance(default, int) else (int, float)):
+        raise ValueError(f"{cls.__name__}.{name} must be a {type(default).__name__}, got {value!r}")
+    minimum = cls.__dataclass_fields__[name].metadata.get("minimum", 1) if isinstance(default, int) else 0
+    if not (value >= minimum and math.isfinite(value)):
+        raise ValueError(f"{cls.__name__}.{name} must be >= {minimum}, got {value!r} "
+                         "(leave it out, or pass None, for the profile's value)")
 
 
 def _mps_available() -> bool:

@@ -1,4 +1,4 @@
-"""Spectral normalisation, Lipschitz bounds, orthogonal initialisation and BigGAN's truncation trick.
+"""Spectral normalisation, Lipschitz bounds and orthogonal initialisation: controlling sigma(W).
 
 Book: chapter "Hinge loss and spectral normalisation".
 
@@ -10,14 +10,15 @@ Book: chapter "Hinge loss and spectral normalisation".
 * sigma(W) is the Lipschitz constant of x -> W x, and ReLU / leaky ReLU are 1-Lipschitz, so the product of
   the layers' sigmas bounds the Lipschitz constant of a whole MLP (:func:`lipschitz_upper_bound`);
   :func:`empirical_lipschitz` gives a lower bound from input gradients.
-* :func:`orthogonal_init_` is BigGAN's initialisation (Saxe et al. 2014; Brock et al. 2019);
-  :func:`truncated_noise` is BigGAN's truncation trick.
+* :func:`orthogonal_init_` is BigGAN's initialisation (Saxe et al. 2014; Brock et al. 2019), which keeps every
+  singular value at 1 at the start; BigGAN's truncation trick is :func:`gan_lessons.latent.truncated_noise`.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from .checks import check_int
 
 __all__ = [
     "power_iteration",
@@ -28,8 +29,8 @@ __all__ = [
     "lipschitz_upper_bound",
     "empirical_lipschitz",
     "orthogonal_init_",
-    "truncated_noise",
-    "hinge_active",
+    "ensemble_sigma",
+    "ensemble_lipschitz_bounds",
 ]
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
@@ -82,8 +83,7 @@ def spectral_normalize(model: nn.Module, n_power_iterations: int = 1) -> nn.Modu
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int) or n_power_iterations < 1:
-        raise ValueError(f"n_power_iterations must be an integer >= 1, got {n_power_iterations!r}")
+    check_int("n_power_iterations", n_power_iterations, minimum=1)
     layers = weight_layers(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to normalise")
@@ -166,43 +166,43 @@ def orthogonal_init_(model: nn.Module, gain: float = 1.0) -> nn.Module:
     return model
 
 
-def truncated_noise(shape: tuple[int, ...] | torch.Size, threshold: float | None,
-                    generator: torch.Generator | None = None) -> Tensor:
-    """z ~ N(0, I) with every entry |z_i| > threshold redrawn until it falls inside (BigGAN, Brock et al. 2019).
+def ensemble_sigma(weight: Tensor, u: Tensor, update: bool = True) -> Tensor:
+    """sigma(W_m) of every member's weight W [members, in, out] (the ensemble layout y = x W), differentiable.
 
-    This samples the truncated normal on [-threshold, threshold] per coordinate. Small thresholds trade
-    diversity for quality; ``threshold=None`` is the untruncated N(0, I).
+    The power iteration of :func:`power_iteration`, one step per call and member, on the transposed layout:
+    with ``update`` (a training-mode forward) ``v = W u / |W u|`` then ``u <- W^T v / |W^T v|`` in place;
+    then sigma_m = v^T W_m u with v recomputed from the (new) u and held constant, as spectral_norm does.
+    u: [members, out], the persistent right singular vector estimates (a buffer of the layer).
     """
-    if not isinstance(shape, (tuple, list, torch.Size)) or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
-        raise ValueError(f"shape must be a tuple of non-negative integers, got {shape!r}")
-    z = torch.randn(*shape, generator=generator)
-    if threshold is None:
-        return z
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
-        raise ValueError(f"threshold must be a positive number or None, got {threshold!r}")
-    outside = z.abs() > threshold
-    while outside.any():  # each round keeps >= P(|z| <= t) of the rest: finishes fast for t >= 0.05
-        z[outside] = torch.randn(int(outside.sum()), generator=generator)
-        outside = z.abs() > threshold
-    return z
+    if update:
+        with torch.no_grad():
+            v = F.normalize(torch.bmm(weight, u.unsqueeze(2)).squeeze(2), dim=1)  # [members, in]
+            u.copy_(F.normalize(torch.bmm(v.unsqueeze(1), weight).squeeze(1), dim=1))  # [members, out]
+    u = u.clone()  # a copy: the next training-mode forward updates the buffer in place
+    v = F.normalize(torch.bmm(weight, u.unsqueeze(2)).squeeze(2), dim=1).detach()
+    return torch.einsum("mi,mio,mo->m", v, weight, u)  # [members]
 
 
-def hinge_active(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
-    """Which samples the hinge loss of D still learns from: (D(x) < 1, D(G(z)) > -1) as bool tensors.
-
-    relu(1 - D(x)) and relu(1 + D(G(z))) are flat (zero gradient) beyond the margins D(x) >= 1 and
-    D(G(z)) <= -1: those samples are ignored. (At exactly the margin the subgradient torch uses is 0 too.)
-    """
-    for name, t in (("real_logits", real_logits), ("fake_logits", fake_logits)):
-        if not isinstance(t, Tensor) or not t.is_floating_point():
-            raise TypeError(f"{name} must be a float tensor of raw discriminator outputs, got {type(t).__name__}")
-    return real_logits < 1, fake_logits > -1
+def ensemble_lipschitz_bounds(model: nn.Module) -> Tensor:
+    """prod_l sigma(W_l) per member [members]: :func:`lipschitz_upper_bound` for an ensemble MLP, whose
+    layers (``ensemble.EnsembleLinear``) hold one weight per member and expose ``effective_weight()``."""
+    layers = [m for m in model.modules() if hasattr(m, "effective_weight") and hasattr(m, "members")]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no ensemble linear layer (ensemble.EnsembleLinear)")
+    was = model.training
+    model.eval()  # read the weights without another power-iteration step
+    try:
+        with torch.no_grad():
+            bound = torch.ones(layers[0].members, dtype=torch.float64)
+            for layer in layers:
+                bound *= torch.linalg.matrix_norm(layer.effective_weight().double(), ord=2)  # [members]
+    finally:
+        model.train(was)
+    return bound
 
 
 def _check_iters(n_iters: object) -> None:
-    if isinstance(n_iters, bool) or not isinstance(n_iters, int) or n_iters < 1:
-        raise ValueError(f"n_iters must be an integer >= 1, got {n_iters!r}")
+    check_int("n_iters", n_iters, minimum=1)
 
 
 def _as_matrix(weight: object) -> Tensor:

@@ -20,6 +20,7 @@ from typing import Callable, Sequence, Union
 
 import numpy as np
 import sympy as sp
+from .checks import check_int
 
 __all__ = [
     "OptimalDiscriminatorDerivation",
@@ -191,8 +192,7 @@ def grid(lo: float, hi: float, n: int = 20001) -> np.ndarray:
     """n equally spaced points on [lo, hi] (n odd, for Simpson's rule): the default integration grid."""
     if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
         raise ValueError(f"need finite lo < hi, got lo={lo!r}, hi={hi!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 3:
-        raise ValueError(f"n must be an integer >= 3, got {n!r}")
+    check_int("n", n, minimum=3)
     return np.linspace(lo, hi, n)
 
 
@@ -247,8 +247,7 @@ def js_divergence_discrete(p: Sequence[float], q: Sequence[float]) -> float:
 def js_divergence_samples(x: Sequence[float], y: Sequence[float], bins: int = 50) -> float:
     """JSD between the histograms of 1D samples x and y on ``bins`` common bins (a plug-in estimate)."""
     x, y = _samples(x, "x"), _samples(y, "y")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    check_int("bins", bins, minimum=1)
     edges = np.histogram_bin_edges(np.concatenate([x, y]), bins=bins)
     hx, _ = np.histogram(x, edges)
     hy, _ = np.histogram(y, edges)

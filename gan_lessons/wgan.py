@@ -3,7 +3,7 @@
 Book: chapter "WGAN and WGAN-GP". The losses themselves live in :mod:`gan_lessons.losses`
 (``wasserstein_critic_loss``, ``wasserstein_generator_loss``, ``wasserstein_gradient_penalty``) and the
 training options in :mod:`gan_lessons.train` (``WassersteinObjective``, ``TrainConfig(clip_value=...)``);
-this module only measures what they do.
+this module only measures what they do. The critic for MNIST is ``models.ConvCritic``.
 """
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from torch import Tensor, nn
 
 from . import losses
 
-__all__ = ["wasserstein_estimate", "interpolate_gradient_norms", "layer_gradient_norms", "linear_weights",
-           "ConvCritic"]
+__all__ = ["wasserstein_estimate", "interpolate_gradient_norms", "layer_gradient_norms", "linear_weights"]
 
 Critic = Callable[[Tensor], Tensor]
 
@@ -38,19 +37,12 @@ def interpolate_gradient_norms(critic: Critic, real: Tensor, fake: Tensor, eps: 
     One eps ~ U[0, 1] per sample (or ``eps`` of shape [batch], or [batch, members] with ``ensemble``).
     Returns [batch] (norm over all input dimensions), or [batch, members] with ``ensemble=True``
     (real, fake [batch, members, dim]; norm over ``dim``). No graph is kept: this measures, it does not train.
+    The same points and norms as the penalty itself: :func:`gan_lessons.losses.interpolate_gradient_norms`.
     """
     _check_pair(real, fake)
-    lead = real.shape[:2] if ensemble else real.shape[:1]
     if ensemble and real.dim() != 3:
         raise ValueError(f"ensemble=True needs real and fake of shape [batch, members, dim], got {tuple(real.shape)}")
-    if eps is None:
-        eps = torch.rand(lead, generator=generator).to(real.device, real.dtype)
-    if not isinstance(eps, Tensor) or eps.shape != lead:
-        raise ValueError(f"eps must be a tensor of shape {list(lead)}, got {getattr(eps, 'shape', eps)}")
-    e = eps.reshape(*lead, *([1] * (real.dim() - len(lead))))  # broadcast over the input dimensions
-    x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
-    return grad.norm(2, dim=2) if ensemble else grad.flatten(1).norm(2, dim=1)
+    return losses.interpolate_gradient_norms(critic, real, fake, eps, generator, per_member=ensemble)
 
 
 def layer_gradient_norms(critic: nn.Module, real: Tensor, fake: Tensor) -> list[float]:
@@ -79,29 +71,6 @@ def linear_weights(critic: nn.Module) -> Tensor:
     if not weights:
         raise ValueError(f"{type(critic).__name__} has no Linear or Conv2d layer")
     return torch.cat(weights).cpu()
-
-
-class ConvCritic(nn.Module):
-    """A WGAN-GP critic for 28x28 images, without batch norm (Gulrajani et al. 2017, sec. 4):
-
-    images [batch, 1, 28, 28] -> Conv(4, stride 2) -> [w, 14, 14] -> Conv(4, stride 2) -> LayerNorm
-    -> [2w, 7, 7] -> Linear -> scores [batch]. LeakyReLU(0.2). Batch norm would make D(x) of one sample
-    depend on the others in its batch, and the gradient penalty is defined per sample; layer norm does not.
-    """
-
-    def __init__(self, width: int = 32) -> None:
-        super().__init__()
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive integer, got {width!r}")
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),  # [batch, w, 14, 14]
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LayerNorm([2 * width, 7, 7]), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1))  # [batch, 1]
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"x must be images of shape [batch, 1, 28, 28], got {getattr(x, 'shape', x)}")
-        return self.net(x).squeeze(1)  # [batch]
 
 
 def _check_pair(real: object, fake: object) -> None:

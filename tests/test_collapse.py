@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lessons import collapse, data, ensemble, train
+from gan_lessons import collapse, data, ensemble, losses, objectives, train
 from gan_lessons.experiments import mode_collapse as chapter
 
 RING = data.ring(8, 2.0, 0.1)
@@ -143,20 +143,20 @@ def test_ensemble_gradient_penalty_by_hand():
         return (x * w).sum(2)
 
     real, fake = torch.randn(5, 2, 2), torch.randn(5, 2, 2)
-    gp = collapse.ensemble_gradient_penalty(critic, real, fake, eps=torch.rand(5, 2))
+    gp = losses.wasserstein_gradient_penalty(critic, real, fake, eps=torch.rand(5, 2), per_member=True)
     assert float(gp) == pytest.approx(((5 - 1) ** 2 + 0) / 2)  # mean over samples and members
     with pytest.raises(ValueError, match="one shape"):
-        collapse.ensemble_gradient_penalty(critic, real, fake[:, :1])
+        losses.wasserstein_gradient_penalty(critic, real, fake[:, :1], per_member=True)
     with pytest.raises(ValueError, match="eps"):
-        collapse.ensemble_gradient_penalty(critic, real, fake, eps=torch.rand(5))
+        losses.wasserstein_gradient_penalty(critic, real, fake, eps=torch.rand(5), per_member=True)
 
 
 def test_unrolled_objective():
     torch.manual_seed(3)
     D = ensemble.EnsembleDiscriminator(2, hidden=8, depth=1)
     real, fake = torch.randn(6, 2, 2), torch.randn(6, 2, 2, requires_grad=True)
-    base = train.JSObjective()
-    zero = collapse.UnrolledObjective(base, steps=0)
+    base = objectives.JSObjective()
+    zero = objectives.UnrolledObjective(base, steps=0)
     torch.testing.assert_close(zero.generator_loss(D, fake, real), base.generator_loss(D, fake, real))
     # one unrolled step by hand: theta' = theta - lr * members * grad(L_D), then L_G at theta'
     lr = 0.1
@@ -167,28 +167,28 @@ def test_unrolled_objective():
     grads = torch.autograd.grad(loss_d * 2, params)
     stepped = [p - lr * g for p, g in zip(params, grads)]
     expected = base.generator_loss(call(stepped), fake, real)
-    got = collapse.UnrolledObjective(base, steps=1, lr=lr).generator_loss(D, fake, real)
+    got = objectives.UnrolledObjective(base, steps=1, lr=lr).generator_loss(D, fake, real)
     torch.testing.assert_close(got, expected)
     (g_fake,) = torch.autograd.grad(got, fake)
     assert torch.isfinite(g_fake).all() and g_fake.abs().sum() > 0
     with pytest.raises(ValueError, match="steps"):
-        collapse.UnrolledObjective(base, steps=-1)
+        objectives.UnrolledObjective(base, steps=-1)
     with pytest.raises(ValueError, match="lr"):
-        collapse.UnrolledObjective(base, lr=0)
+        objectives.UnrolledObjective(base, lr=0)
     with pytest.raises(TypeError, match="Objective"):
-        collapse.UnrolledObjective("ns")
+        objectives.UnrolledObjective("ns")
 
 
 @pytest.mark.parametrize("method", [*collapse.METHODS, "pacgan4"])
 def test_every_method_builds_and_gives_per_member_logits(method):
     torch.manual_seed(0)
-    G, D, objective, overrides = collapse.build_method(method, 3, collapse.NetSpec(g_hidden=8, d_hidden=8))
+    G, D, objective = collapse.build_method(method, 3, collapse.NetSpec(g_hidden=8, d_hidden=8))
     x = G(torch.randn(8, 3, 2))
     assert x.shape == (8, 3, 2)
     out = D(x)
     pack = 4 if method == "pacgan4" else 2 if method == "pacgan" else 1
     assert out.shape == (8 // pack, 3)
-    assert isinstance(objective, train.Objective) and isinstance(overrides, dict)
+    assert isinstance(objective, objectives.Objective)
 
 
 def test_build_method_rejects_bad_input():
@@ -269,7 +269,7 @@ def test_a_collapsed_generator_is_measured_as_collapsed():
     with torch.no_grad():
         run.trainer.G.out.weight.zero_()
         run.trainer.G.out.bias.copy_(torch.tensor([2.0, 0.0]))  # every sample at mode 0, (2, 0)
-    samples = collapse._generate(run.trainer, 30, torch.Generator().manual_seed(0))
+    samples = run.trainer.sample(30, rng=torch.Generator().manual_seed(0))
     from gan_lessons.metrics import mode_collapse_metrics
 
     m = mode_collapse_metrics(samples[:, 1], RING)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lessons import data, models, runtime, train
+from gan_lessons import data, latent, models, objectives, runtime, train
 from gan_lessons.experiments import dcgan
 
 
@@ -19,8 +19,8 @@ from gan_lessons.experiments import dcgan
 def test_feature_matching_loss_by_hand():
     real = torch.tensor([[1.0, 0.0], [3.0, 2.0]])  # mean (2, 1)
     fake = torch.tensor([[0.0, 1.0], [0.0, 1.0], [0.0, 4.0]])  # mean (0, 2)
-    assert train.feature_matching_loss(real, fake).item() == pytest.approx(4.0 + 1.0)
-    assert train.feature_matching_loss(real, real).item() == 0.0
+    assert objectives.feature_matching_loss(real, fake).item() == pytest.approx(4.0 + 1.0)
+    assert objectives.feature_matching_loss(real, real).item() == 0.0
 
 
 @pytest.mark.parametrize("args, match", [
@@ -31,7 +31,7 @@ def test_feature_matching_loss_by_hand():
 ])
 def test_feature_matching_loss_rejects_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
-        train.feature_matching_loss(*args)
+        objectives.feature_matching_loss(*args)
 
 
 class _LinearFeatures(nn.Module):
@@ -45,11 +45,11 @@ class _LinearFeatures(nn.Module):
 
 
 def test_feature_matching_objective_uses_the_features_and_only_the_generator_loss():
-    obj = train.FeatureMatchingObjective()
+    obj = objectives.FeatureMatchingObjective()
     real, fake = torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [1.0]])  # feature means 4 and 1
     assert obj.generator_loss(_LinearFeatures(), fake, real).item() == pytest.approx(9.0)
     d_loss, _, _ = obj.discriminator_loss(_LinearFeatures(), real, fake, torch.Generator())
-    plain, _, _ = train.JSObjective().discriminator_loss(_LinearFeatures(), real, fake, torch.Generator())
+    plain, _, _ = objectives.JSObjective().discriminator_loss(_LinearFeatures(), real, fake, torch.Generator())
     assert d_loss.item() == pytest.approx(plain.item())  # D trains as in the original GAN
     with pytest.raises(TypeError, match="features"):
         obj.generator_loss(lambda x: x.sum(1), fake, real)
@@ -60,7 +60,7 @@ def test_feature_matching_trains_a_conditional_dcgan():
     G, D = models.DCGANGenerator(8, width=4, n_classes=3), models.DCGANDiscriminator(width=4, n_classes=3)
     sampler = data.TensorSampler(torch.rand(20, 1, 28, 28) * 2 - 1, torch.arange(20) % 3)
     t = train.GANTrainer(G, D, sampler, train.TrainConfig(steps=3, batch_size=4), latent_dim=8,
-                         objective=train.FeatureMatchingObjective(), device="cpu")
+                         objective=objectives.FeatureMatchingObjective(), device="cpu")
     t.fit(progress=False)
     assert len(t.history) == 3 and all(math.isfinite(v) for v in t.history.g_loss)
 
@@ -121,12 +121,12 @@ def test_resume_with_historical_averaging_is_identical(tmp_path):
 # --- the experiment's helpers ---------------------------------------------------------------------------------------
 
 def test_interpolate_by_hand_and_bad_input():
-    z = dcgan.interpolate(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0]), 3)
+    z = latent.interpolate(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0]), 3)
     torch.testing.assert_close(z, torch.tensor([[0.0, 2.0], [0.5, 1.0], [1.0, 0.0]]))
     with pytest.raises(ValueError, match="n must be"):
-        dcgan.interpolate(torch.zeros(2), torch.ones(2), 1)
+        latent.interpolate(torch.zeros(2), torch.ones(2), 1)
     with pytest.raises(ValueError, match="z0 and z1"):
-        dcgan.interpolate(torch.zeros(2), torch.ones(3), 4)
+        latent.interpolate(torch.zeros(2), torch.ones(3), 4)
 
 
 def test_nearest_neighbours_finds_the_copy():
@@ -159,9 +159,9 @@ def test_every_variant_is_a_valid_config():
     for variant in (*dcgan.VARIANTS, "d-wins"):
         objective, options = dcgan.config_for_variant(variant)
         cfg = dcgan.config(b, **options)
-        assert isinstance(objective, train.Objective) and cfg.steps == b["steps"]
-    _, ls = dcgan.config_for_variant("label smoothing")
-    assert ls["real_label"] == 0.9
+        assert isinstance(objective, objectives.Objective) and cfg.steps == b["steps"]
+    smoothing, _ = dcgan.config_for_variant("label smoothing")
+    assert smoothing.real_label == 0.9  # the objective's own setting: one home
 
 
 def test_mixed_precision_and_channels_last_only_on_a_gpu(tmp_path, monkeypatch):

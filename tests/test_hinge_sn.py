@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lessons import exercises, losses, models, spectral, train
+from gan_lessons import exercises, latent, losses, models, objectives, spectral, train
 from gan_lessons.experiments import hinge_sn
 
 
@@ -34,17 +34,17 @@ def test_hinge_gradient_is_zero_beyond_the_margin():
     # d/dx relu(1 - x) = -1 inside (x < 1), 0 beyond; d/dx relu(1 + x) = +1 inside (x > -1), 0 beyond; / batch
     torch.testing.assert_close(real.grad, torch.tensor([-1.0, 0.0, -1.0]) / 3)
     torch.testing.assert_close(fake.grad, torch.tensor([0.0, 1.0, 1.0]) / 3)
-    real_active, fake_active = spectral.hinge_active(REAL, FAKE)
+    real_active, fake_active = losses.hinge_active(REAL, FAKE)
     assert real_active.tolist() == [True, False, True] and fake_active.tolist() == [False, True, True]
     assert ((real.grad != 0) == real_active).all() and ((fake.grad != 0) == fake_active).all()
 
 
 def test_hinge_objective_uses_the_hinge_losses():
     D = lambda x: x.squeeze(1)  # noqa: E731 - the identity "discriminator": logits = inputs
-    loss, r, f = train.HingeObjective().discriminator_loss(D, REAL[:, None], FAKE[:, None], None)
+    loss, r, f = objectives.HingeObjective().discriminator_loss(D, REAL[:, None], FAKE[:, None], None)
     assert loss.item() == pytest.approx(5.0 / 3.0) and torch.equal(r, REAL) and torch.equal(f, FAKE)
-    assert train.HingeObjective().generator_loss(D, FAKE[:, None], REAL[:, None]).item() == pytest.approx(2.5 / 3)
-    assert train.HingeObjective.probabilities is False
+    assert objectives.HingeObjective().generator_loss(D, FAKE[:, None], REAL[:, None]).item() == pytest.approx(2.5 / 3)
+    assert objectives.HingeObjective.probabilities is False
 
 
 @pytest.mark.parametrize("bad, error", [([1.0, 2.0], TypeError), (torch.tensor([1, 2]), TypeError),
@@ -60,9 +60,9 @@ def test_hinge_losses_reject_bad_logits(bad, error):
 
 def test_hinge_active_rejects_bad_input():
     with pytest.raises(TypeError, match="real_logits"):
-        spectral.hinge_active([0.5], FAKE)
+        losses.hinge_active([0.5], FAKE)
     with pytest.raises(TypeError, match="fake_logits"):
-        spectral.hinge_active(REAL, torch.tensor([1, 2]))
+        losses.hinge_active(REAL, torch.tensor([1, 2]))
 
 
 # --- power iteration ----------------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_ensemble_bounds_of_a_spectrally_normalised_ensemble():
     D.train()
     for _ in range(100):
         D(torch.randn(8, 3, 2))
-    torch.testing.assert_close(hinge_sn.ensemble_lipschitz_bounds(D), torch.ones(3, dtype=torch.float64),
+    torch.testing.assert_close(spectral.ensemble_lipschitz_bounds(D), torch.ones(3, dtype=torch.float64),
                                rtol=1e-3, atol=0)
     assert (hinge_sn.ensemble_gradient_norms(D, torch.randn(50, 3, 2)) <= 1 + 1e-4).all()
 
@@ -196,12 +196,12 @@ def test_orthogonal_init_gives_equal_singular_values():
 
 
 def test_truncated_noise():
-    z = spectral.truncated_noise((2000, 3), 0.5, torch.Generator().manual_seed(0))
+    z = latent.truncated_noise((2000, 3), 0.5, torch.Generator().manual_seed(0))
     assert z.shape == (2000, 3) and z.abs().max() <= 0.5
     assert z.std() < 0.35  # the truncated normal on [-0.5, 0.5] has std 0.28; N(0, 1) has 1
-    again = spectral.truncated_noise((2000, 3), 0.5, torch.Generator().manual_seed(0))
+    again = latent.truncated_noise((2000, 3), 0.5, torch.Generator().manual_seed(0))
     assert torch.equal(z, again)
-    plain = spectral.truncated_noise((5, 2), None, torch.Generator().manual_seed(1))
+    plain = latent.truncated_noise((5, 2), None, torch.Generator().manual_seed(1))
     assert torch.equal(plain, torch.randn(5, 2, generator=torch.Generator().manual_seed(1)))
 
 
@@ -210,7 +210,7 @@ def test_truncated_noise():
                                                      (3, 1.0, "shape")])
 def test_truncated_noise_rejects_bad_input(shape, threshold, match):
     with pytest.raises(ValueError, match=match):
-        spectral.truncated_noise(shape, threshold)
+        latent.truncated_noise(shape, threshold)
 
 
 # --- the experiment's pieces ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 import torch
 
-from gan_lessons import data, theory
+from gan_lessons import data, fixed_game, theory
 from gan_lessons.experiments import optimal_d
 
 a, b = sp.symbols("a b", positive=True)
@@ -115,7 +115,7 @@ def test_value_of_discriminator_at_d_star_is_the_jsd_formula():
 
 
 def test_fixed_distribution_generator_never_changes():
-    G = optimal_d.FixedDistribution()
+    G = fixed_game.FixedDistribution()
     z = torch.randn(5, 1)
     assert torch.equal(G(z), z)
     G(z).sum().backward()
@@ -133,7 +133,8 @@ def test_max_abs_error_only_where_the_data_live():
 def test_train_discriminator_bad_steps():
     p, q = optimal_d.PAIRS["gaussians"]
     with pytest.raises(ValueError, match="multiple of 50"):
-        optimal_d.train_discriminator(p, q, "x", explore_steps=75)
+        fixed_game.train_discriminator(p, q, "x", explore_steps=75, refine_steps=50, batch_size=8,
+                                       refine_batch_size=8)
 
 
 @pytest.mark.slow
@@ -142,11 +143,11 @@ def test_trained_discriminator_approaches_d_star(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
     p, q = optimal_d.PAIRS["gaussians"]
     x = optimal_d.GRID.double().numpy()
-    D, history = optimal_d.train_discriminator(p, q, "test-gaussians", explore_steps=1000, refine_steps=200,
-                                               snapshots=2)
-    error = optimal_d.max_abs_error(optimal_d._sigmoid(optimal_d.discriminator_logits(D, x)), p, q, x)
+    D, history = optimal_d.train_discriminator(p, q, "test-gaussians", snapshots=2,
+                                               budget=optimal_d.budget(explore_steps=1000, refine_steps=200))
+    error = optimal_d.max_abs_error(optimal_d._sigmoid(fixed_game.discriminator_logits(D, x)), p, q, x)
     first = optimal_d.max_abs_error(optimal_d._sigmoid(history[0][1]), p, q, x)
     assert error < 0.05 < first
-    again, _ = optimal_d.train_discriminator(p, q, "test-gaussians", explore_steps=1000, refine_steps=200,
-                                             snapshots=2)  # from the run cache: bit-identical
+    again, _ = optimal_d.train_discriminator(p, q, "test-gaussians", snapshots=2,
+                                             budget=optimal_d.budget(explore_steps=1000, refine_steps=200))  # from the run cache: bit-identical
     assert all(torch.equal(u, v) for u, v in zip(D.state_dict().values(), again.state_dict().values()))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lessons import data, models, runtime, train
+from gan_lessons import data, models, objectives, runtime, train
 
 RING = data.ring(8, radius=2.0, std=0.05)
 
@@ -26,7 +26,7 @@ def test_config_is_frozen_and_validated():
     for bad, match in [({"steps": -1}, "steps"), ({"batch_size": 0}, "batch_size"), ({"loss": "lsgan"}, "unknown loss"),
                        ({"optimizer": "lbfgs"}, "optimizer"), ({"lr_d": 0.0}, "lr_d"), ({"betas": (0.5, 1.0)}, "betas"),
                        ({"clip_value": -0.01}, "clip_value"), ({"ema_decay": 1.0}, "ema_decay"),
-                       ({"d_steps": 0}, "d_steps"), ({"real_label": 0.0}, "real_label"),
+                       ({"d_steps": 0}, "d_steps"),
                        ({"precision": "fp16"}, "precision")]:
         with pytest.raises(ValueError, match=match):
             train.TrainConfig(**bad)
@@ -98,7 +98,7 @@ def test_generator_update_leaves_the_discriminator_untouched():
     assert all(p.requires_grad for p in t.D.parameters())
 
 
-@pytest.mark.parametrize("loss", train.OBJECTIVES)
+@pytest.mark.parametrize("loss", [n for n in objectives.OBJECTIVES if n != "feature-matching"])
 def test_every_builtin_objective_trains_and_logs(loss):
     t = small_trainer(steps=5, loss=loss)
     hist = t.fit(progress=False)

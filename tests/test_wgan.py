@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lessons import data, losses, models, train, wgan
+from gan_lessons import data, losses, models, objectives, train, wgan
 from gan_lessons.experiments import wgan_gp
 
 
@@ -130,9 +130,9 @@ def test_penalty_rejects_bad_input(kwargs, match):
 def test_objective_adds_lambda_times_the_penalty():
     D = linear_critic([3.0, 4.0], b=0.0)
     real, fake = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])  # D(real) = 3, D(fake) = 4
-    loss, _, _ = train.WassersteinObjective(gp_weight=10.0).discriminator_loss(D, real, fake, torch.Generator())
+    loss, _, _ = objectives.WassersteinObjective(gp_weight=10.0).discriminator_loss(D, real, fake, torch.Generator())
     assert loss.item() == pytest.approx((4 - 3) + 10 * 16)
-    loss0, _, _ = train.WassersteinObjective().discriminator_loss(D, real, fake, torch.Generator())
+    loss0, _, _ = objectives.WassersteinObjective().discriminator_loss(D, real, fake, torch.Generator())
     assert loss0.item() == pytest.approx(1.0)
 
 
@@ -191,7 +191,7 @@ def test_layer_gradient_norms_of_a_two_layer_linear_critic():
 def test_linear_weights_and_conv_critic():
     D = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     assert wgan.linear_weights(D).shape == (2 * 3 + 3,)
-    critic = wgan.ConvCritic(width=4)
+    critic = models.ConvCritic(width=4)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())
     assert critic(torch.zeros(5, 1, 28, 28)).shape == (5,)
     # no batch norm: a sample's score does not depend on the rest of its batch
@@ -214,9 +214,9 @@ def test_tools_reject_bad_input():
     with pytest.raises(ValueError, match="no Linear"):
         wgan.linear_weights(nn.ReLU())
     with pytest.raises(ValueError, match="width"):
-        wgan.ConvCritic(width=0)
+        models.ConvCritic(width=0)
     with pytest.raises(ValueError, match="28, 28"):
-        wgan.ConvCritic(width=2)(torch.zeros(2, 784))
+        models.ConvCritic(width=2)(torch.zeros(2, 784))
 
 
 def test_swiss_roll_is_seeded_and_on_the_roll():

@@ -5,8 +5,7 @@ from typing import Callable
 
 import torch
 
-from .. import train
-from ..experiments import dcgan
+from .. import latent, objectives
 from ._core import Case, CheckResult, check_function
 
 __all__ = ["check_feature_matching_loss", "check_interpolate"]
@@ -25,7 +24,7 @@ def check_feature_matching_loss(student_fn: Callable) -> CheckResult:
              (torch.randn(6, 5, generator=g), torch.randn(3, 5, generator=g) + 0.5)),
     ]
     return check_function(student_fn, _reference_feature_matching, cases, name="feature matching loss",
-                          blocked=["gan_lessons.train.feature_matching_loss"])
+                          blocked=["gan_lessons.objectives.feature_matching_loss", "gan_lessons.train.feature_matching_loss"])
 
 
 def check_interpolate(student_fn: Callable) -> CheckResult:
@@ -38,15 +37,15 @@ def check_interpolate(student_fn: Callable) -> CheckResult:
              (torch.randn(64, generator=g), torch.randn(64, generator=g), 7)),
     ]
     return check_function(student_fn, _reference_interpolate, cases, name="latent interpolation",
-                          blocked=["gan_lessons.experiments.dcgan.interpolate"])
+                          blocked=["gan_lessons.latent.interpolate"])
 
 
 def _reference_feature_matching(real_features, fake_features):
-    return train.feature_matching_loss(real_features, fake_features)  # looked up at call time: blockable
+    return objectives.feature_matching_loss(real_features, fake_features)  # looked up at call time: blockable
 
 
 def _reference_interpolate(z0, z1, n):
-    return dcgan.interpolate(z0, z1, n)
+    return latent.interpolate(z0, z1, n)
 
 
 def _wrong_not_squared(real_features, fake_features):

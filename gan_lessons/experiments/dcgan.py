@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from .. import classifier, data, models, train
-from ..runtime import get_device, pick, seed_everything
+from .. import classifier, data, models, objectives, train
+from ..mnist import load_digits
+from .. import runtime
+from ..runtime import get_device, seed_everything, sized
 
 NAME = "dcgan"
 LATENT_DIM = 64  # z ~ N(0, I_64)
@@ -17,40 +20,46 @@ VARIANTS = ("plain", "feature matching", "label smoothing", "historical averagin
 GRID = 64  # digits in the fixed-noise sample grid (8 x 8)
 
 
-def budget(profile: str, steps: int | None = None) -> dict:
-    """How much the chapter trains: quick on 2 CPU cores, full (paper-sized) on a GPU, or ``steps`` given."""
-    steps = steps or pick(quick=1500, full=20_000, profile=profile)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 10:
-        raise ValueError(f"steps must be an integer >= 10, got {steps!r}")
-    return {
-        "steps": steps,  # generator updates of the DCGAN and the MLP GAN
-        "mlp_steps": pick(quick=max(steps // 3, 10), full=steps, profile=profile),  # the MLP GAN baseline
-        "cgan_steps": pick(quick=max(2 * steps // 3, 10), full=steps, profile=profile),  # the conditional GAN
-        "compare_steps": pick(quick=max(steps // 4, 10), full=steps // 4, profile=profile),  # per technique
-        "compare_ema_decay": pick(quick=0.99, full=0.999, profile=profile),  # shorter runs: a shorter EMA memory
-        "failure_steps": pick(quick=150, full=2_000, profile=profile),  # the run where D wins
-        "batch_size": pick(quick=64, full=128, profile=profile),
-        "width": pick(quick=32, full=64, profile=profile),  # DCGAN channels (models.DCGANGenerator)
-        "ema_decay": pick(quick=0.995, full=0.999, profile=profile),  # EMA of G: ~1/(1 - decay) steps of memory
-        # Adam 2e-4 for D as in the paper; on the short CPU budget G learns 5x faster (a measured choice)
-        "lr_g": pick(quick=1e-3, full=2e-4, profile=profile),
-        "n_eval": pick(quick=1000, full=10_000, profile=profile),  # generated digits per measurement
-    }
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
+    """How much the chapter trains: quick on 2 CPU cores, full (paper-sized) on a GPU."""
+
+    steps: int = sized(1500, 20_000, steps=True, minimum=10)  # generator updates of the DCGAN
+    mlp_steps: int = sized(500, 20_000, steps=True, minimum=10)  # the MLP GAN baseline (quick: steps / 3)
+    cgan_steps: int = sized(1000, 20_000, steps=True, minimum=10)  # the conditional GAN (quick: 2 steps / 3)
+    compare_steps: int = sized(375, 5_000, steps=True, minimum=10)  # per technique (steps / 4)
+    compare_ema_decay: float = sized(0.99, 0.999)  # shorter runs: a shorter EMA memory
+    failure_steps: int = sized(150, 2_000, steps=True, minimum=10)  # the run where D wins
+    batch_size: int = sized(64, 128)
+    width: int = sized(32, 64)  # DCGAN channels (models.DCGANGenerator)
+    ema_decay: float = sized(0.995, 0.999)  # EMA of G: ~1/(1 - decay) steps of memory
+    # Adam 2e-4 for D as in the paper; on the short CPU budget G learns 5x faster (a measured choice)
+    lr_g: float = sized(1e-3, 2e-4)
+    n_eval: int = sized(1000, 10_000)  # generated digits per measurement
+
+    @classmethod
+    def derive(cls, profile: str, given: dict) -> dict:
+        """A given ``steps`` sets the others as the profile does: quick steps/3, 2 steps/3, steps/4."""
+        if "steps" not in given:
+            return {}
+        steps = given["steps"]
+        if profile == "full":
+            return {"mlp_steps": steps, "cgan_steps": steps, "compare_steps": max(steps // 4, 10)}
+        return {"mlp_steps": max(steps // 3, 10), "cgan_steps": max(2 * steps // 3, 10),
+                "compare_steps": max(steps // 4, 10)}
 
 
-def config(b: dict, seed: int = 0, steps: int | None = None, **options) -> train.TrainConfig:
+def budget(profile: str | None = None, steps: int | None = None, **overrides) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``; ``steps`` (>= 10) sets the DCGAN's and the others'."""
+    return Budget.of(profile, steps=steps, **overrides)
+
+
+def config(b: Budget, seed: int = 0, steps: int | None = None, **options) -> train.TrainConfig:
     """The DCGAN recipe of Radford et al. 2016 (Adam 2e-4, beta1 = 0.5; G's rate from the budget) with an EMA
     generator."""
     settings = dict(steps=steps or b["steps"], batch_size=b["batch_size"], lr_d=2e-4, lr_g=b["lr_g"],
                     betas=(0.5, 0.999), ema_decay=b["ema_decay"], seed=seed, log_every=5)
     return train.TrainConfig(**{**settings, **options})
-
-
-def load_digits() -> dict[str, Tensor]:
-    """MNIST images [n, 1, 28, 28] in [-1, 1] and labels (``data.mnist``; offline, the real 5,000-digit subset)."""
-    train_x, train_y = data.mnist(split="train")
-    test_x, test_y = data.mnist(split="test")
-    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
 
 
 def make_models(kind: str, width: int = 32) -> tuple[nn.Module, nn.Module]:
@@ -104,13 +113,7 @@ def fixed_noise(seed: int = 0, n: int = GRID) -> Tensor:
 
 def generate(trainer: train.GANTrainer, n: int, labels: Tensor | None = None, batch: int = 500) -> Tensor:
     """n digits [n, 1, 28, 28] from the trainer's EMA generator (or G), drawn from its own random stream."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if labels is not None and labels.shape != (n,):
-        raise ValueError(f"labels must have shape [{n}], one class per digit, got {tuple(labels.shape)}")
-    parts = [trainer.sample(min(batch, n - i), None if labels is None else labels[i:i + batch])
-             for i in range(0, n, batch)]
-    return torch.cat(parts)
+    return trainer.sample(n, labels=labels, batch=batch)
 
 
 def judge(images: Tensor) -> dict[str, float]:
@@ -141,42 +144,9 @@ def nearest_neighbours(queries: Tensor, pool: Tensor, batch: int = 256) -> tuple
     return torch.cat(idx), torch.cat(dist)
 
 
-def interpolate(z0: Tensor, z1: Tensor, n: int) -> Tensor:
-    """n codes [n, d] on the straight line from z0 to z1 (both [d]), endpoints included."""
-    if z0.shape != z1.shape or z0.dim() != 1:
-        raise ValueError(f"z0 and z1 must be two vectors [d] of one size, got {tuple(z0.shape)}, {tuple(z1.shape)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2 (the two endpoints), got {n!r}")
-    t = torch.linspace(0, 1, n).unsqueeze(1)  # [n, 1]
-    return (1 - t) * z0 + t * z1
-
-
-@torch.no_grad()
 def decode(trainer: train.GANTrainer, z: Tensor, labels: Tensor | None = None) -> Tensor:
     """Images [n, 1, 28, 28] for the given codes z [n, LATENT_DIM] from the EMA generator (eval mode)."""
-    net = trainer.ema if trainer.ema is not None else trainer.G
-    was_training = net.training
-    net.eval()
-    out = net(z.to(trainer.device)) if labels is None else net(z.to(trainer.device), labels.to(trainer.device))
-    net.train(was_training)
-    return out.cpu()
-
-
-def image_grid(images: Tensor, nrow: int = 8, pad: int = 2) -> Tensor:
-    """Tile images [n, 1, 28, 28] in [-1, 1] into one picture [H, W] in [0, 1] with ``nrow`` per row."""
-    if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[1] != 1 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty tensor [n, 1, H, W], got "
-                         f"{tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}")
-    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
-        raise ValueError(f"nrow must be a positive integer, got {nrow!r}")
-    n, _, h, w = images.shape
-    rows = math.ceil(n / nrow)
-    out = torch.ones(rows * (h + pad) + pad, nrow * (w + pad) + pad)
-    for i, img in enumerate(images.detach().float().cpu()):
-        r, c = divmod(i, nrow)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = \
-            (img[0].clamp(-1, 1) + 1) / 2
-    return out
+    return trainer.sample(z=z, labels=labels)
 
 
 def ink(images: Tensor) -> Tensor:
@@ -219,18 +189,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="generator updates (default: by profile)")
 
 
-def config_for_variant(variant: str) -> tuple[train.Objective, dict]:
+def config_for_variant(variant: str) -> tuple[objectives.Objective, dict]:
     """(objective, TrainConfig options) of a variant: one of :data:`VARIANTS` or ``'d-wins'``."""
     if variant == "plain":
-        return train.JSObjective(), {}
+        return objectives.make_objective("ns"), {}
     if variant == "feature matching":
-        return train.FeatureMatchingObjective(), {}
+        return objectives.make_objective("feature-matching"), {}
     if variant == "label smoothing":
-        return train.JSObjective(real_label=0.9), {"real_label": 0.9}
+        return objectives.make_objective("ns", real_label=0.9), {}
     if variant == "historical averaging":
-        return train.JSObjective(), {"historical_weight": 1.0}
+        return objectives.make_objective("ns"), {"historical_weight": 1.0}
     if variant == "d-wins":
-        return train.JSObjective(saturating=True), {"lr_d": 1e-3, "lr_g": 2e-4, "ema_decay": None}
+        return objectives.make_objective("minimax"), {"lr_d": 1e-3, "lr_g": 2e-4, "ema_decay": None}
     raise ValueError(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)} or 'd-wins'")
 
 

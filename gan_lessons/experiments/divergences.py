@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from .. import data, theory
-from ..runtime import pick, seed_everything
-from . import optimal_d
+from .. import data, fixed_game, runtime, theory
+from ..runtime import seed_everything, sized
 
 NAME = "divergences"
 
@@ -16,12 +16,21 @@ SEPARATIONS = (0.0, 0.5, 1.0, 2.0, 4.0)  # p_data = N(0, 1) against p_g = N(thet
 FIT_GRID = theory.grid(-12.0, 12.0, 4001)  # integration grid of the KL fits
 
 
-def budget(profile: str) -> dict[str, object]:
-    """Discriminator updates per separation (explore, refine) and sample sizes of the maximum-likelihood fits."""
-    return {
-        "explore_steps": pick(quick=1_000, full=10_000, profile=profile),
-        "refine_steps": pick(quick=250, full=2_500, profile=profile),"mle_sizes": pick(quick=(100, 1_000, 10_000, 100_000), full=(100, 1_000, 10_000, 1_000_000),
-                              profile=profile)}
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
+    """Discriminator updates per separation (explore, refine, as in the optimal-D chapter) and the sample
+    sizes of the maximum-likelihood fits."""
+
+    explore_steps: int = sized(1_000, 10_000, steps=True, minimum=fixed_game.K, multiple=fixed_game.K)
+    refine_steps: int = sized(250, 2_500, steps=True, minimum=fixed_game.K, multiple=fixed_game.K)
+    batch_size: int = sized(512, 2_048)
+    refine_batch_size: int = sized(4_096, 16_384)
+    mle_sizes: tuple = sized((100, 1_000, 10_000, 100_000), (100, 1_000, 10_000, 1_000_000))
+
+
+def budget(profile: str | None = None, **overrides) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``."""
+    return Budget.of(profile, **overrides)
 
 
 # -- JSD from a trained discriminator ------------------------------------------------------------------------
@@ -34,10 +43,12 @@ def jsd_from_discriminator(theta: float, profile: str = "quick", seed: int = 0) 
     """
     p_data, p_g = data.gaussian_1d(0.0, 1.0), data.gaussian_1d(theta, 1.0)
     b = budget(profile)
-    D, _ = optimal_d.train_discriminator(p_data, p_g, f"divergences-shift-{theta:g}", profile=profile, seed=seed,
-                                         explore_steps=b["explore_steps"], refine_steps=b["refine_steps"])
+    D, _ = fixed_game.train_discriminator(
+        p_data, p_g, f"divergences-shift-{theta:g}", explore_steps=b.explore_steps,
+        refine_steps=b.refine_steps, batch_size=b.batch_size, refine_batch_size=b.refine_batch_size,
+        seed=seed)
     x = theory.grid(-8.0, theta + 8.0, 4001)
-    value = theory.value_of_discriminator(optimal_d.discriminator_logits(D, x), p_data, p_g, x)
+    value = theory.value_of_discriminator(fixed_game.discriminator_logits(D, x), p_data, p_g, x)
     jsd = theory.js_divergence(p_data, p_g, theory.grid(-12.0, theta + 12.0))
     return {"theta": theta, "value": value, "max_value": -math.log(4) + 2 * jsd,
             "jsd_estimate": (value + math.log(4)) / 2, "jsd": jsd}

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import data, metrics, models, spectral, train
-from ..runtime import get_device, pick, seed_everything
+from .. import data, metrics, models, objectives, spectral, train
+from ..mnist import load_digits
+from .. import runtime
+from ..runtime import get_device, seed_everything, sized
 
 NAME = "fid"
 FEATURES = "FID (MNIST-classifier features)"  # the name of every FID number of this chapter
@@ -21,32 +25,35 @@ LEVELS = {  # corruption strengths, one list per kind, indexed by the widget's "
 }
 
 
-def budget(profile: str, steps: int | None = None, n_eval: int | None = None) -> dict:
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
     """How much data and training the chapter uses: quick on 2 CPU cores, full on a GPU (or as overridden)."""
-    n_eval = n_eval or pick(quick=2000, full=10_000, profile=profile)
-    if isinstance(n_eval, bool) or not isinstance(n_eval, int) or n_eval < 16:
-        raise ValueError(f"n_eval must be an integer >= 16, got {n_eval!r}")
-    return {
-        "n_eval": n_eval,  # N: samples per model for the leaderboard
-        "fid_ns": [n_eval // 8, n_eval // 4, n_eval // 2, n_eval],  # sample sizes for FID_N and FID_inf
-        "steps": steps if steps is not None else pick(quick=250, full=5000, profile=profile),  # G updates
-        "batch_size": pick(quick=64, full=128, profile=profile),
-        "width": pick(quick=16, full=64, profile=profile),  # DCGAN channel width w (16: CPU-sized)
-        "kid_subset": pick(quick=500, full=1000, profile=profile),
-        "kid_subsets": pick(quick=20, full=100, profile=profile),
-        "parzen_centres": pick(quick=1000, full=10_000, profile=profile),  # kernels per "model"
-        "parzen_val": pick(quick=500, full=1000, profile=profile),  # validation digits to choose sigma
-    }
+
+    n_eval: int = sized(2000, 10_000, minimum=16)  # N: samples per model for the leaderboard
+    steps: int = sized(250, 5000, steps=True)  # generator updates of each leaderboard model
+    batch_size: int = sized(64, 128)
+    width: int = sized(16, 64)  # DCGAN channel width w (16: CPU-sized)
+    kid_subset: int = sized(500, 1000)
+    kid_subsets: int = sized(20, 100)
+    parzen_centres: int = sized(1000, 10_000)  # kernels per "model"
+    parzen_val: int = sized(500, 1000)  # validation digits to choose sigma
+
+    @property
+    def fid_ns(self) -> list[int]:
+        """Sample sizes for FID_N and FID_infinity: N/8, N/4, N/2, N."""
+        n = self.n_eval
+        return [n // 8, n // 4, n // 2, n]
+
+    def __getitem__(self, key: str):
+        return self.fid_ns if key == "fid_ns" else super().__getitem__(key)
+
+
+def budget(profile: str | None = None, steps: int | None = None, n_eval: int | None = None) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``; ``steps`` and ``n_eval`` (>= 16) override it."""
+    return Budget.of(profile, steps=steps, n_eval=n_eval)
 
 
 # --- data and features ----------------------------------------------------------------------------------------
-def load_digits() -> dict[str, Tensor]:
-    """MNIST train and test images [n, 1, 28, 28] in [-1, 1] and their labels (data.mnist; offline, a subset)."""
-    train_x, train_y = data.mnist(split="train")
-    test_x, test_y = data.mnist(split="test")
-    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
-
-
 def features(images: Tensor) -> Tensor:
     """The chapter's features: the MNIST classifier's penultimate layer (see metrics.classifier_features)."""
     return metrics.classifier_features(images)
@@ -122,21 +129,21 @@ def corruption_sweep(images: Tensor, labels: Tensor, real_stats, seed: int = 0) 
 
 
 # --- the leaderboard ------------------------------------------------------------------------------------------
-def make_models(name: str, width: int = 16) -> tuple[nn.Module, nn.Module, train.Objective]:
+def make_models(name: str, width: int = 16) -> tuple[nn.Module, nn.Module, objectives.Objective]:
     """(G, D, objective) for one entry of the leaderboard; ``width`` is the DCGAN channel width w."""
     if name == "MLP GAN":
         G = nn.Sequential(models.MLPGenerator(LATENT_DIM, 784, hidden=256, depth=2), nn.Tanh(),
                           nn.Unflatten(1, (1, 28, 28)))  # [batch, 1, 28, 28] in [-1, 1]
         D = nn.Sequential(nn.Flatten(), models.MLPDiscriminator(784, hidden=256, depth=2))
-        return G, D, train.JSObjective()
+        return G, D, objectives.make_objective("ns")
     if name == "DCGAN":
-        return _dcgan_generator(width), _dcgan_discriminator(width), train.JSObjective()
+        return _dcgan_generator(width), _dcgan_discriminator(width), objectives.make_objective("ns")
     if name == "WGAN-GP":
         return (_dcgan_generator(width), models.without_batchnorm(_dcgan_discriminator(width)),
-                train.WassersteinObjective(gp_weight=10))
+                objectives.make_objective("wgan-gp"))
     if name == "hinge + SN":
         critic = spectral.spectral_normalize(models.without_batchnorm(_dcgan_discriminator(width)))
-        return _dcgan_generator(width), critic, train.HingeObjective()
+        return _dcgan_generator(width), critic, objectives.make_objective("hinge")
     raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
 
 
@@ -161,7 +168,7 @@ def train_models(train_x: Tensor, profile: str, seed: int = 0, names=MODELS,
 
 def sample_images(trainer: train.GANTrainer, n: int, batch: int = 1000) -> Tensor:
     """n generated images [n, 1, 28, 28] in [-1, 1], on the CPU."""
-    return torch.cat([trainer.sample(min(batch, n - i)) for i in range(0, n, batch)]).view(n, 1, 28, 28)
+    return trainer.sample(n, batch=batch).view(n, 1, 28, 28)
 
 
 def kid_and_is(real_f: Tensor, fake_f: Tensor, fake_logits: Tensor, b: dict, seed: int = 0) -> dict:
@@ -230,11 +237,9 @@ def parzen_candidates(train_x: Tensor, generated: dict[str, Tensor], n_centres: 
 # --- figures --------------------------------------------------------------------------------------------------
 def show_grid(ax, images: Tensor, nrow: int = 4) -> None:
     """Show images [n, 1, 28, 28] in [-1, 1] as a grid with ``nrow`` rows on ``ax`` (white background)."""
-    n = images.shape[0]
-    ncol = math.ceil(n / nrow)
-    grid = torch.ones(nrow * ncol, 28, 28)
-    grid[:n] = (images[:, 0].detach().cpu().clamp(-1, 1) + 1) / 2
-    grid = grid.view(nrow, ncol, 28, 28).permute(0, 2, 1, 3).reshape(nrow * 28, ncol * 28)
+    from ..plots import image_grid
+
+    grid = image_grid(images, nrow=math.ceil(images.shape[0] / nrow), pad=0)  # [nrow*28, ncol*28] in [0, 1]
     ax.imshow(1 - grid.numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])

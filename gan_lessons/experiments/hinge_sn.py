@@ -1,12 +1,14 @@
 """Hinge loss and spectral normalisation: power iteration vs the true sigma; BCE, hinge, hinge + SN (ring, MNIST)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
-from .. import data, metrics, models, spectral, train
-from ..ensemble import EnsembleDiscriminator, EnsembleGenerator, EnsembleLinear, EnsembleSampler, ensemble_noise
-from ..runtime import pick, seed_everything
+from .. import data, latent, losses, metrics, models, objectives, runtime, spectral, train
+from ..ensemble import EnsembleDiscriminator, EnsembleGenerator, EnsembleSampler, ensemble_noise
+from ..runtime import seed_everything, sized
 
 NAME = "hinge-sn"
 
@@ -18,19 +20,24 @@ MNIST_LATENT_DIM = 32  # z of the DCGAN generators on MNIST
 MNIST_THRESHOLDS = (0.5, 1.0, 1.5, 2.0, None)  # truncation thresholds on MNIST
 
 
-def budget(profile: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
     """Training budget: generator steps, seeds (ensemble members) per variant, widths and batch size."""
-    return {
-        "steps": pick(quick=1_000, full=10_000, profile=profile),
-        "seeds": pick(quick=3, full=10, profile=profile),
-        "hidden": pick(quick=64, full=128, profile=profile),
-        "batch_size": pick(quick=128, full=256, profile=profile),
-        "probe_d_steps": pick(quick=200, full=1_000, profile=profile),
-        "n_eval": pick(quick=2_500, full=10_000, profile=profile),
-        "mnist_steps": pick(quick=200, full=5_000, profile=profile),
-        "mnist_width": pick(quick=16, full=64, profile=profile),
-        "mnist_eval": pick(quick=1_000, full=10_000, profile=profile),
-    }
+
+    steps: int = sized(1_000, 10_000, steps=True)  # generator steps on the ring
+    seeds: int = sized(3, 10)  # independent runs per variant, one ensemble
+    hidden: int = sized(64, 128)  # width of the ring MLPs
+    batch_size: int = sized(128, 256)
+    probe_d_steps: int = sized(200, 1_000, steps=True)  # D updates of the margin probe
+    n_eval: int = sized(2_500, 10_000)  # samples per member for the ring metrics
+    mnist_steps: int = sized(200, 5_000, steps=True)
+    mnist_width: int = sized(16, 64)
+    mnist_eval: int = sized(1_000, 10_000)  # generated digits per score
+
+
+def budget(profile: str | None = None, **overrides) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``."""
+    return Budget.of(profile, **overrides)
 
 
 # --- power iteration ----------------------------------------------------------------------------------------------
@@ -87,11 +94,9 @@ def margin_probe(profile: str = "quick", seed: int = 0, n: int = 256) -> dict:
     rng = torch.Generator().manual_seed(seed + 1)
     real, fake = RING.sample(n, rng), trainer.sample(n, use_ema=False)
     real_x, fake_x = real.clone().requires_grad_(True), fake.clone().requires_grad_(True)
-    from ..losses import hinge_discriminator_loss
-
     real_out, fake_out = D(real_x), D(fake_x)
-    real_grad, fake_grad = torch.autograd.grad(hinge_discriminator_loss(real_out, fake_out), (real_x, fake_x))
-    real_active, fake_active = spectral.hinge_active(real_out.detach(), fake_out.detach())
+    real_grad, fake_grad = torch.autograd.grad(losses.hinge_discriminator_loss(real_out, fake_out), (real_x, fake_x))
+    real_active, fake_active = losses.hinge_active(real_out.detach(), fake_out.detach())
     return {"real": real, "fake": fake, "real_logits": real_out.detach(), "fake_logits": fake_out.detach(),
             "real_active": real_active, "fake_active": fake_active, "real_grad": real_grad.norm(dim=1),
             "fake_grad": fake_grad.norm(dim=1), "D": D}
@@ -106,7 +111,7 @@ def train_variant(variant: str, profile: str = "quick", seed: int = 0, cache: bo
     seed_everything(seed)
     G = EnsembleGenerator(b["seeds"], LATENT_DIM, 2, b["hidden"], 2)
     D = EnsembleDiscriminator(b["seeds"], 2, b["hidden"], 2, spectral_norm=variant == "hinge+sn")
-    objective = train.JSObjective() if variant == "bce" else train.HingeObjective()
+    objective = objectives.JSObjective() if variant == "bce" else objectives.HingeObjective()
     cfg = train.TrainConfig(steps=b["steps"], batch_size=b["batch_size"], lr_d=1e-3, lr_g=1e-3,
                             betas=(0.0, 0.9), seed=seed, log_every=10)  # Adam(0, 0.9) as in Miyato et al.
     return train.train_gan(G, D, EnsembleSampler([RING.sample] * b["seeds"]), cfg, objective=objective,
@@ -116,32 +121,13 @@ def train_variant(variant: str, profile: str = "quick", seed: int = 0, cache: bo
 
 def generate(trainer: train.GANTrainer, n: int, threshold: float | None = None, seed: int = 0) -> Tensor:
     """n samples per member [n, members, 2], from z truncated at ``threshold`` (None: plain N(0, I))."""
-    G = trainer.G
-    z = spectral.truncated_noise((n, G.members, LATENT_DIM), threshold, torch.Generator().manual_seed(seed))
-    was = G.training
-    G.eval()
-    with torch.no_grad():
-        out = G(z.to(trainer.device)).cpu()
-    G.train(was)
-    return out
+    z = latent.truncated_noise((n, trainer.G.members, LATENT_DIM), threshold, torch.Generator().manual_seed(seed))
+    return trainer.sample(z=z)
 
 
 def ring_metrics(samples: Tensor) -> list[dict]:
     """``metrics.mode_collapse_metrics`` of each member's samples [n, members, 2] on the ring."""
     return [metrics.mode_collapse_metrics(samples[:, m], RING) for m in range(samples.shape[1])]
-
-
-def ensemble_lipschitz_bounds(D: EnsembleDiscriminator) -> Tensor:
-    """prod_l sigma(W_l) per member [members]: the Lipschitz bound of each member's (leaky-ReLU) MLP."""
-    was = D.training
-    D.eval()  # read the weights without another power-iteration step
-    with torch.no_grad():
-        bound = torch.ones(D.members, dtype=torch.float64)
-        for layer in D.modules():
-            if isinstance(layer, EnsembleLinear):
-                bound *= torch.linalg.matrix_norm(layer.effective_weight().double(), ord=2)  # [members]
-    D.train(was)
-    return bound
 
 
 def ensemble_gradient_norms(D: EnsembleDiscriminator, x: Tensor) -> Tensor:
@@ -175,7 +161,7 @@ def train_mnist_variant(variant: str, images: Tensor, profile: str = "quick", se
     D = models.DCGANDiscriminator(b["mnist_width"])
     if variant == "hinge+sn":  # SNGAN's discriminator: no batch norm, every layer normalised
         D = spectral.spectral_normalize(models.without_batchnorm(D))
-    objective = train.JSObjective() if variant == "bce" else train.HingeObjective()
+    objective = objectives.JSObjective() if variant == "bce" else objectives.HingeObjective()
     cfg = train.TrainConfig(steps=b["mnist_steps"], batch_size=64, lr_d=2e-4, lr_g=2e-4, seed=seed, log_every=10)
     return train.train_gan(G, D, data.TensorSampler(images), cfg, latent_dim=MNIST_LATENT_DIM, objective=objective,
                            progress=False, cache=f"hinge-sn-mnist-{variant.replace('+', '-')}")
@@ -186,13 +172,8 @@ def mnist_scores(trainer: train.GANTrainer, n: int, threshold: float | None = No
     recognises with confidence >= 0.9, and the entropy of the predicted classes (log 10 = all digits equally)."""
     from .. import classifier
 
-    z = spectral.truncated_noise((n, MNIST_LATENT_DIM), threshold, torch.Generator().manual_seed(seed))
-    G = trainer.G
-    was = G.training
-    G.eval()
-    with torch.no_grad():
-        images = G(z.to(trainer.device)).cpu()  # [n, 1, 28, 28]
-    G.train(was)
+    z = latent.truncated_noise((n, MNIST_LATENT_DIM), threshold, torch.Generator().manual_seed(seed))
+    images = trainer.sample(z=z)  # [n, 1, 28, 28]
     return {"recognised": classifier.recognised_fraction(images), "class_entropy": classifier.class_entropy(images),
             "images": images}
 
@@ -214,7 +195,7 @@ def run(profile: str = "quick", seed: int = 0, mnist: bool = True) -> dict:
             "ring_modes_mean": sum(m["modes"] for m in ms) / len(ms),
             "ring_hq_mean": sum(m["hq_fraction"] for m in ms) / len(ms),
             "ring_modes": [m["modes"] for m in ms], "ring_hq": [round(m["hq_fraction"], 4) for m in ms],
-            "d_lipschitz_bound_mean": float(ensemble_lipschitz_bounds(trainer.D).mean()),
+            "d_lipschitz_bound_mean": float(spectral.ensemble_lipschitz_bounds(trainer.D).mean()),
             "d_max_grad_norm_mean": float(ensemble_gradient_norms(trainer.D, grid).mean()),
         }
         if variant == "hinge+sn":
@@ -251,9 +232,7 @@ def draw_truncation(fig, threshold, trainer: train.GANTrainer, n: int = 1000) ->
 
 def grid_points(members: int, lim: float = 3.0, res: int = 40) -> Tensor:
     """A res x res grid over [-lim, lim]^2, the same for every member: [res*res, members, 2]."""
-    xs = torch.linspace(-lim, lim, res)
-    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
-    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)  # [res*res, 2]
+    pts = data.square_grid(lim, res)  # [res*res, 2]
     return pts[:, None, :].expand(-1, members, -1).contiguous()  # [res*res, members, 2]
 
 

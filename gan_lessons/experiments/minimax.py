@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from .. import data, models, train
-from ..runtime import pick, seed_everything
+from .. import runtime
+from ..runtime import seed_everything, sized
 
 NAME = "minimax"
 
@@ -14,14 +16,19 @@ TARGET_1D = data.gaussian_1d(mean=4.0, std=0.5)  # p_data of the 1D run: far fro
 RING = data.ring(n_modes=8, radius=2.0, std=0.05)  # p_data of the 2D run
 
 
-def budget(profile: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
     """Training budget of the chapter: generator steps per run and discriminator steps in the probe."""
-    return {
-        "steps_1d": pick(quick=600, full=5_000, profile=profile),
-        "steps_2d": pick(quick=1_500, full=20_000, profile=profile),
-        "probe_d_steps": pick(quick=300, full=2_000, profile=profile),
-        "batch_size": pick(quick=128, full=512, profile=profile),
-    }
+
+    steps_1d: int = sized(600, 5_000, steps=True)  # generator steps of the 1D runs
+    steps_2d: int = sized(1_500, 20_000, steps=True)  # generator steps of the ring run
+    probe_d_steps: int = sized(300, 2_000, steps=True)  # D updates against the fixed G of the probe
+    batch_size: int = sized(128, 512)
+
+
+def budget(profile: str | None = None, **overrides) -> Budget:
+    """The chapter's :class:`Budget` for ``profile`` (quick on 2 CPU cores, full on a GPU)."""
+    return Budget.of(profile, **overrides)
 
 
 def gradient_saturation(profile: str = "quick", seed: int = 0, n: int = 512) -> dict[str, list[float]]:
@@ -38,7 +45,7 @@ def gradient_saturation(profile: str = "quick", seed: int = 0, n: int = 512) -> 
     cfg = train.TrainConfig(steps=0, batch_size=n, lr_d=1e-3, seed=seed)
     trainer = train.GANTrainer(G, D, TARGET_1D.sample, cfg, latent_dim=1, device="cpu")
     record: dict[str, list[float]] = {"d_fake": [], "grad_saturating": [], "grad_non_saturating": []}
-    for _ in range(budget(profile)["probe_d_steps"]):
+    for _ in range(budget(profile).probe_d_steps):
         trainer.update_discriminator()  # only D learns; G stays as it was initialised
         d_fake, sat, ns = generator_gradient_norms(G, D, z)
         record["d_fake"].append(d_fake)
@@ -70,12 +77,11 @@ def train_1d(loss: str = "ns", profile: str = "quick", seed: int = 0, snapshot_e
     b = budget(profile)
     G = models.MLPGenerator(latent_dim=1, data_dim=1, hidden=32, depth=2)
     D = models.MLPDiscriminator(data_dim=1, hidden=32, depth=2)
-    cfg = train.TrainConfig(steps=b["steps_1d"], batch_size=b["batch_size"], loss=loss, optimizer="sgd",
+    cfg = train.TrainConfig(steps=b.steps_1d, batch_size=b.batch_size, loss=loss, optimizer="sgd",
                             lr_d=0.1, lr_g=0.02, d_steps=5, seed=seed, log_every=5)
-    trainer = train.GANTrainer(G, D, TARGET_1D.sample, cfg, latent_dim=1)
     grid = torch.linspace(-2, 7, 200).unsqueeze(1) if grid is None else grid
-    trainer.fit(snapshot=lambda t: _snapshot_1d(t, grid), snapshot_every=snapshot_every or cfg.steps // 20)
-    return trainer
+    return train.train_gan(G, D, TARGET_1D.sample, cfg, latent_dim=1, cache=f"minimax-1d-{loss}",
+                           snapshot=_Snapshot1D(grid), snapshot_every=snapshot_every or cfg.steps // 20)
 
 
 def train_2d(profile: str = "quick", seed: int = 0, snapshot_every: int = 0) -> train.GANTrainer:
@@ -84,11 +90,10 @@ def train_2d(profile: str = "quick", seed: int = 0, snapshot_every: int = 0) -> 
     b = budget(profile)
     G = models.MLPGenerator(latent_dim=2, data_dim=2, hidden=128, depth=3)
     D = models.MLPDiscriminator(data_dim=2, hidden=128, depth=3)
-    cfg = train.TrainConfig(steps=b["steps_2d"], batch_size=b["batch_size"], loss="ns", lr_d=1e-3, lr_g=1e-3,
+    cfg = train.TrainConfig(steps=b.steps_2d, batch_size=b.batch_size, loss="ns", lr_d=1e-3, lr_g=1e-3,
                             seed=seed, log_every=10)
-    trainer = train.GANTrainer(G, D, RING.sample, cfg, latent_dim=2)
-    trainer.fit(snapshot=_snapshot_2d, snapshot_every=snapshot_every or cfg.steps // 20)
-    return trainer
+    return train.train_gan(G, D, RING.sample, cfg, latent_dim=2, cache="minimax-2d", snapshot=_snapshot_2d,
+                           snapshot_every=snapshot_every or cfg.steps // 20)
 
 
 def distance_to_nearest_mode(samples: torch.Tensor, mixture: data.GaussianMixture) -> torch.Tensor:
@@ -136,15 +141,23 @@ def draw_value_explorer(fig, d_real: float, d_fake: float) -> None:
 
 
 def _snapshot_2d(trainer: train.GANTrainer, lim: float = 3.0, res: int = 60) -> dict:
-    xs = torch.linspace(-lim, lim, res)
-    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
-    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1).to(trainer.device)  # [res*res, 2]
+    pts = data.square_grid(lim, res).to(trainer.device)  # [res*res, 2]
     with torch.no_grad():
         d = torch.sigmoid(trainer.D(pts)).reshape(res, res).cpu()
     return {"samples": trainer.sample(512, use_ema=False), "d": d}
 
 
-def _snapshot_1d(trainer: train.GANTrainer, grid: torch.Tensor) -> dict:
-    with torch.no_grad():
-        d = torch.sigmoid(trainer.D(grid.to(trainer.device))).cpu()
-    return {"samples": trainer.sample(1024, use_ema=False).squeeze(1), "d": d}
+class _Snapshot1D:
+    """Snapshot of the 1D run: 1,024 samples and D on ``grid``; its repr names the grid (run-cache key)."""
+
+    def __init__(self, grid: torch.Tensor) -> None:
+        self.grid = grid
+
+    def __call__(self, trainer: train.GANTrainer) -> dict:
+        with torch.no_grad():
+            d = torch.sigmoid(trainer.D(self.grid.to(trainer.device))).cpu()
+        return {"samples": trainer.sample(1024, use_ema=False).squeeze(1), "d": d}
+
+    def __repr__(self) -> str:
+        g = self.grid
+        return f"_Snapshot1D(grid={tuple(g.shape)}, {float(g.min()):.6g}..{float(g.max()):.6g}, sum={float(g.sum()):.9g})"

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import time
+import dataclasses
 from dataclasses import dataclass, field
 
 from .. import collapse, data
 from ..collapse import MethodRun, NetSpec
-from ..runtime import pick, seed_everything
+from .. import runtime
+from ..runtime import seed_everything, sized
 from ..train import TrainConfig
 
 NAME = "mode-collapse"
@@ -42,6 +44,29 @@ class Protocol:
     train_size: int | None  # None: fresh samples every batch; else a fixed training set of this size
     n_eval: int  # generated samples per run for the metrics
     snapshot_every: int = 0  # record the views of the chapter every this many steps (0: none)
+    method_settings: dict = field(default_factory=dict, hash=False)  # method -> TrainConfig changes
+
+    def config_for(self, method: str) -> TrainConfig:
+        """The TrainConfig of one method: the shared one with that method's own settings (e.g. d_steps)."""
+        return dataclasses.replace(self.config, **self.method_settings.get(method, {}))
+
+
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
+    """The sizes of the protocols: the book's own (quick on 2 CPU cores) and the papers' (epochs, seeds)."""
+
+    steps: int = sized(1000, 20_000, steps=True)  # generator steps of the book protocol
+    hidden: int = sized(64, 128)  # width of every G and D of the book protocol
+    unroll_steps: int = sized(2, 5)  # K of the unrolled GAN (Metz et al.: 5; quick: trimmed)
+    wgan_gp_d_steps: int = sized(3, 5)  # WGAN-GP's critic updates per G update (Gulrajani et al.: 5)
+    seeds: int = sized(3, 10)  # runs per (dataset, method)
+    n_eval: int = sized(2500, 10_000)  # generated samples per run for the metrics
+    paper_epochs: float = sized(1, 400)  # passes over the papers' 100,000 training points
+
+
+def budget(profile: str | None = None, **overrides) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``."""
+    return Budget.of(profile, **overrides)
 
 
 def protocol(name: str = "book", profile: str = "quick", seeds: int | None = None,
@@ -57,9 +82,10 @@ def protocol(name: str = "book", profile: str = "quick", seeds: int | None = Non
         return _book(profile, seeds, epochs)
     paper = {"ring": data.ring(8, radius=1.0, std=0.01), "grid": data.grid(5, spacing=2.0, std=0.05)}
     train_size, batch = 100_000, 100
-    epochs = pick(quick=1, full=400, profile=profile) if epochs is None else epochs
+    b = budget(profile)
+    epochs = b.paper_epochs * runtime.step_scale() if epochs is None else epochs
     steps = max(1, round(epochs * train_size / batch))
-    seeds = pick(quick=3, full=10, profile=profile) if seeds is None else seeds
+    seeds = b.seeds if seeds is None else seeds
     if name == "pacgan":
         net = NetSpec(latent_dim=2, g_hidden=400, g_depth=4, g_norm="batch", d_hidden=200, d_depth=3,
                       d_activation="maxout", pieces=5, init_std=0.02)
@@ -75,18 +101,16 @@ def protocol(name: str = "book", profile: str = "quick", seeds: int | None = Non
 
 def _book(profile: str, seeds: int | None, epochs: float | None) -> Protocol:
     datasets = {"ring": data.ring(8, radius=2.0, std=0.1), "grid": data.grid(5, spacing=2.0, std=0.1)}
-    steps = pick(quick=1000, full=20_000, profile=profile)
-    batch = 256
+    b = budget(profile)
+    steps, batch = b.steps, 256
     if epochs is not None:  # the book draws fresh samples: one "epoch" = 100,000 samples, as in PacGAN
         steps = max(1, round(epochs * 100_000 / batch))
     config = TrainConfig(steps=steps, batch_size=batch, lr_d=1e-3, lr_g=1e-3, log_every=10)
-    net = NetSpec(g_hidden=pick(quick=64, full=128, profile=profile),
-                  d_hidden=pick(quick=64, full=128, profile=profile),
-                  unroll_steps=pick(quick=2, full=5, profile=profile), unroll_lr=0.01,
-                  critic_steps=pick(quick=3, full=5, profile=profile))  # quick: the two costliest, trimmed
-    seeds = pick(quick=3, full=10, profile=profile) if seeds is None else seeds
-    return Protocol("book", datasets, collapse.METHODS, seeds, config, net, None,
-                    pick(quick=2500, full=10_000, profile=profile), snapshot_every=max(1, steps // 20))
+    net = NetSpec(g_hidden=b.hidden, d_hidden=b.hidden, unroll_steps=b.unroll_steps, unroll_lr=0.01)
+    wgan_gp = {"d_steps": b.wgan_gp_d_steps, "betas": (0.5, 0.9)}  # Adam betas (0.5, 0.9) as Gulrajani et al.
+    seeds = b.seeds if seeds is None else seeds
+    return Protocol("book", datasets, collapse.METHODS, seeds, config, net, None, b.n_eval,
+                    snapshot_every=max(1, steps // 20), method_settings={"wgan-gp": wgan_gp})
 
 
 def study(proto: Protocol, seed: int = 0, snapshots: bool = False, progress: bool = False,
@@ -95,7 +119,7 @@ def study(proto: Protocol, seed: int = 0, snapshots: bool = False, progress: boo
     runs = {}
     for method in proto.methods:
         runs[method] = collapse.train_method(
-            method, proto.datasets, proto.seeds, proto.config, net=proto.net, train_size=proto.train_size,
+            method, proto.datasets, proto.seeds, proto.config_for(method), net=proto.net, train_size=proto.train_size,
             n_eval=proto.n_eval, snapshot_every=proto.snapshot_every if snapshots else 0, seed=seed,
             progress=progress, cache=f"collapse-{proto.name}" if cache else None)
     return runs
@@ -162,10 +186,7 @@ def draw_view(ax, run: MethodRun, dataset: str, seed: int, index: int = -1, arro
     lim = float(snap["lims"][m])
     ax.clear()
     if snap["heat"] is not None:
-        heat = snap["heat"][:, :, m]
-        heat = heat / heat.abs().max().clamp_min(1e-8)
-        ax.imshow(heat.numpy(), extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu_r", vmin=-1, vmax=1,
-                  alpha=0.45)
+        plots.heatmap(ax, snap["heat"][:, :, m], lim, alpha=0.45)
     ax.scatter(*run.datasets[dataset].centres().T, marker="x", s=25, color=plots.REAL_COLOR)
     pts = snap["samples"][:, m]
     ax.scatter(pts[:, 0], pts[:, 1], s=5, color=plots.FAKE_COLOR, alpha=0.6, linewidths=0)

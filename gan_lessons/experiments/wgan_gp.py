@@ -10,7 +10,9 @@ from torch import Tensor
 
 from .. import collapse, data, metrics, models, train, wgan
 from ..ensemble import EnsembleSampler, ensemble_noise
-from ..runtime import pick, seed_everything
+from .. import runtime
+from ..runtime import seed_everything, sized
+from ..checks import check_int
 
 NAME = "wgan-gp"
 
@@ -23,15 +25,25 @@ CLIP_VALUES = (0.1, 0.01, 0.001)  # c of the clipping study (Gulrajani et al. 20
 SETTINGS = tuple(f"clip c={c:g}" for c in CLIP_VALUES) + ("gradient penalty",)
 
 
-def budget(profile: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
     """Training budget: generator steps of the toy ensembles, seeds on the ring, the depth study, MNIST."""
-    return {
-        "toy_steps": pick(quick=600, full=20_000, profile=profile),
-        "ring_seeds": pick(quick=3, full=5, profile=profile),
-        "batch_size": pick(quick=128, full=256, profile=profile),
-        "depth_steps": pick(quick=100, full=2_000, profile=profile),
-        "mnist_steps": pick(quick=100, full=10_000, profile=profile),
-    }
+
+    toy_steps: int = sized(600, 20_000, steps=True)  # generator steps of the toy ensembles
+    ring_seeds: int = sized(3, 5)  # independent runs on the ring (ensemble members)
+    batch_size: int = sized(128, 256)
+    depth_steps: int = sized(100, 2_000, steps=True)  # generator steps of the deep-critic study
+    # learning rates of the depth study: the papers' (full) or ten times larger for its few hundred updates
+    clip_lr: float = sized(5e-4, 5e-5)  # RMSProp with weight clipping (Arjovsky et al.: 5e-5)
+    gp_lr: float = sized(1e-3, 1e-4)  # Adam with the gradient penalty (Gulrajani et al.: 1e-4)
+    mnist_steps: int = sized(100, 10_000, steps=True)
+    mnist_width: int = sized(16, 64)  # channels of the MNIST generator and critic
+    mnist_lr: float = sized(5e-4, 1e-4)  # Adam, both players (Gulrajani et al.: 1e-4)
+
+
+def budget(profile: str | None = None, **overrides) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``."""
+    return Budget.of(profile, **overrides)
 
 
 @dataclass
@@ -60,21 +72,21 @@ def train_toys(objective: str = "wgan-gp", profile: str = "quick", seed: int = 0
     if objective not in ("wgan-gp", "ns"):
         raise ValueError(f"objective must be 'wgan-gp' or 'ns', got {objective!r}")
     b = budget(profile)
-    seeds = b["ring_seeds"] if ring_seeds is None else ring_seeds
-    steps = b["toy_steps"] if steps is None else steps
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"ring_seeds must be an integer >= 1, got {seeds!r}")
+    seeds = b.ring_seeds if ring_seeds is None else ring_seeds
+    steps = b.toy_steps if steps is None else steps
+    check_int("seeds", seeds, minimum=1)
     names = ["8 Gaussians"] * seeds + ["25 Gaussians", "swiss roll"]
     rng = seed_everything(seed)
     net = collapse.NetSpec(g_hidden=128, g_depth=3, d_hidden=128, d_depth=3, d_activation="relu")
-    G, D, obj, overrides = collapse.build_method(objective, len(names), net)
-    cfg = train.TrainConfig(steps=steps, batch_size=b["batch_size"], lr_d=1e-3, lr_g=3e-4, seed=seed, log_every=10)
-    cfg = dataclasses.replace(cfg, **overrides)  # wgan-gp: d_steps = 5, Adam betas (0.5, 0.9)
+    G, D, obj = collapse.build_method(objective, len(names), net)
+    gp = objective == "wgan-gp"  # n_critic = 5 critic updates per G update, Adam betas (0.5, 0.9)
+    cfg = train.TrainConfig(steps=steps, batch_size=b.batch_size, d_steps=5 if gp else 1, lr_d=1e-3, lr_g=3e-4,
+                            betas=(0.5, 0.9) if gp else (0.5, 0.999), seed=seed, log_every=10)
     probe = _toy_probe(names, rng, objective)
     trainer = train.train_gan(G, D, EnsembleSampler([TOYS[n] for n in names]), cfg, objective=obj,
                               noise_sampler=ensemble_noise(len(names), 2), cache=f"wgan-toys-{objective}",
                               snapshot=probe, snapshot_every=max(steps // 20, 1), progress=progress)
-    samples = _generate(trainer, 2500, seed + 1)
+    samples = trainer.sample(2500, rng=torch.Generator().manual_seed(seed + 1), use_ema=False)
     mets = [metrics.mode_collapse_metrics(samples[:, m], MIXTURES[n]) if n in MIXTURES else None
             for m, n in enumerate(names)]
     return ToyRun(objective, names, trainer, samples, mets)
@@ -99,13 +111,11 @@ def clipping_study(profile: str = "quick", seed: int = 0, progress: bool = False
         D = models.MLPDiscriminator(data_dim=2, hidden=64, depth=12, activation="relu")
         init = wgan.linear_weights(D)
         if setting == "gradient penalty":
-            lr = pick(quick=1e-3, full=1e-4, profile=profile)
-            cfg = train.TrainConfig(loss="wgan-gp", lr_d=lr, lr_g=lr, betas=(0.5, 0.9))
+            cfg = train.TrainConfig(loss="wgan-gp", lr_d=b.gp_lr, lr_g=b.gp_lr, betas=(0.5, 0.9))
         else:
-            lr = pick(quick=5e-4, full=5e-5, profile=profile)
-            cfg = train.TrainConfig(loss="wasserstein", optimizer="rmsprop", lr_d=lr, lr_g=lr,
+            cfg = train.TrainConfig(loss="wasserstein", optimizer="rmsprop", lr_d=b.clip_lr, lr_g=b.clip_lr,
                                     clip_value=float(setting.split("=")[1]))
-        cfg = dataclasses.replace(cfg, steps=b["depth_steps"], batch_size=b["batch_size"], d_steps=5, seed=seed,
+        cfg = dataclasses.replace(cfg, steps=b.depth_steps, batch_size=b.batch_size, d_steps=5, seed=seed,
                                   log_every=5)
         trainer = train.train_gan(G, D, data.swiss_roll, cfg, latent_dim=2, cache="wgan-depth", progress=progress)
         real, fake = data.swiss_roll(1024, torch.Generator().manual_seed(seed + 1)), trainer.sample(1024)
@@ -122,18 +132,15 @@ def clipping_study(profile: str = "quick", seed: int = 0, progress: bool = False
 
 
 def train_mnist(profile: str = "quick", seed: int = 0, progress: bool = False) -> train.GANTrainer:
-    """WGAN-GP on MNIST: DCGAN generator (batch norm is fine in G) against :class:`gan_lessons.wgan.ConvCritic`
+    """WGAN-GP on MNIST: DCGAN generator (batch norm is fine in G) against :class:`gan_lessons.models.ConvCritic`
     (layer norm, no batch norm), lambda = 10, n_critic = 5, Adam 1e-4 with betas (0.5, 0.9)."""
     b = budget(profile)
     images, _ = data.mnist("train", verbose=False)
     seed_everything(seed)
-    width = pick(quick=16, full=64, profile=profile)
-    G = models.DCGANGenerator(latent_dim=64, width=width)
-    D = wgan.ConvCritic(width=width)
-    cfg = train.TrainConfig(steps=b["mnist_steps"], batch_size=64, loss="wgan-gp", d_steps=5,
-                            lr_d=pick(quick=5e-4, full=1e-4, profile=profile),
-                            lr_g=pick(quick=5e-4, full=1e-4, profile=profile),
-                            betas=(0.5, 0.9), seed=seed, log_every=5)
+    G = models.DCGANGenerator(latent_dim=64, width=b.mnist_width)
+    D = models.ConvCritic(width=b.mnist_width)
+    cfg = train.TrainConfig(steps=b.mnist_steps, batch_size=64, loss="wgan-gp", d_steps=5, lr_d=b.mnist_lr,
+                            lr_g=b.mnist_lr, betas=(0.5, 0.9), seed=seed, log_every=5)
     return train.train_gan(G, D, data.TensorSampler(images), cfg, latent_dim=64, cache="wgan-gp-mnist",
                            progress=progress)
 
@@ -181,26 +188,12 @@ def add_arguments(parser) -> None:
 
 
 # -- private helpers --------------------------------------------------------------------------------------
-def _generate(trainer: train.GANTrainer, n: int, seed: int) -> Tensor:
-    """n samples per member [n, members, 2] from fixed noise (seeded), G in eval mode."""
-    G = trainer.G
-    was = G.training
-    G.eval()
-    with torch.no_grad():
-        out = G(trainer.noise_sampler(n, torch.Generator().manual_seed(seed)).to(trainer.device)).cpu()
-    G.train(was)
-    return out
-
-
 def _toy_probe(names: list[str], rng: torch.Generator, objective: str, n: int = 1024, res: int = 48):
     """Snapshot: per member the W1 estimate (or JS loss of D) on held-out batches, mode metrics, samples, D map."""
     sources = [TOYS[name] for name in names]
     real = EnsembleSampler(sources)(n, rng)  # [n, members, 2], held out: never trained on
     z = ensemble_noise(len(names), 2)(n, rng)
-    unit = torch.linspace(-1, 1, res)
-    gx, gy = torch.meshgrid(unit, unit, indexing="xy")
-    lims = torch.tensor([LIMITS[name] for name in names])
-    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)[:, None, :] * lims[None, :, None]  # [res*res, m, 2]
+    grid = data.square_grid([LIMITS[name] for name in names], res)  # [res*res, members, 2]
 
     def probe(trainer: train.GANTrainer) -> dict:
         G, D = trainer.G, trainer.D

@@ -1,111 +1,22 @@
-"""Metrics computed on generated samples.
+"""Sample-based scores of image generators: FID (and FID_infinity), KID, Inception Score, Parzen windows.
 
-Sections: mode-collapse metrics on mixtures of Gaussians (chapter "Mode collapse"); FID, KID, Inception Score and
-Parzen-window log-likelihood on image features (chapter "Evaluating GANs").
+Book: chapter "Evaluating GANs" (book/08_fid.ipynb). Feature statistics are kept in float64 and accumulated batch
+by batch; the Frechet distance goes through a symmetric eigendecomposition instead of scipy.linalg.sqrtm (which
+pytorch-fid uses; kept here as the reference algorithm, frechet_distance_sqrtm).
 """
 from __future__ import annotations
 
-import math
-
+import numpy as _np
+import scipy.linalg as _sla
 import torch
-from torch import Tensor
-
-from .data import GaussianMixture
+from ..checks import check_int
 
 __all__ = [
-    # mode-collapse metrics
-    "nearest_modes",
-    "mode_histogram",
-    "reverse_kl_to_uniform",
-    "mode_collapse_metrics",
-    # FID, KID, IS, Parzen
     "FeatureStats", "feature_statistics", "frechet_distance", "frechet_distance_sqrtm", "fid_from_features",
     "fid_infinity", "polynomial_kernel", "mmd2_unbiased", "kernel_inception_distance", "inception_score",
     "parzen_log_likelihood", "parzen_select_sigma", "classifier_features", "classifier_logits",
     "inception_features_available", "inception_features",
 ]
-
-
-# --- mode-collapse metrics ---
-# The standard metrics of the mode-collapse literature on 2D mixtures (Srivastava et al. 2017, VEEGAN;
-# Lin et al. 2018, PacGAN). Book: chapter "Mode collapse on 2D Gaussian mixtures".
-
-def mode_collapse_metrics(samples: Tensor, mixture: GaussianMixture) -> dict:
-    """Modes captured, high-quality fraction and reverse KL of generated samples on a Gaussian mixture.
-
-    With mu_k, sigma_k the mixture's K centres and stds and k(x) = argmin_k |x - mu_k|_2:
-
-    * x is *high quality* (HQ) if |x - mu_{k(x)}|_2 <= 3 sigma_{k(x)};
-    * ``modes`` = #{k : k(x) = k for at least one HQ sample x};
-    * ``hq_fraction`` = #HQ samples / #samples;
-    * ``reverse_kl`` = KL(p || u) = sum_k p_k log(p_k K), where p_k = #{HQ x : k(x) = k} / #HQ is the mode
-      histogram of the HQ samples and u = 1/K uniform. Empty modes add 0 (0 log 0 = 0), so it lies in
-      [0, log K]: 0 for a perfectly even spread, log K for all HQ samples on one mode. With no HQ sample at
-      all, p is undefined and we return log K, the value of total collapse.
-
-    samples: [n, dim] float tensor of generated points (n >= 1, finite). Returns
-    ``{"modes": int, "hq_fraction": float, "reverse_kl": float}``.
-    """
-    counts, n = mode_histogram(samples, mixture), samples.shape[0]
-    return {
-        "modes": int((counts > 0).sum()),
-        "hq_fraction": float(counts.sum()) / n,
-        "reverse_kl": reverse_kl_to_uniform(counts),
-    }
-
-
-def mode_histogram(samples: Tensor, mixture: GaussianMixture) -> Tensor:
-    """counts [K] (int64): how many high-quality samples have mode k as their nearest centre."""
-    idx, hq = nearest_modes(samples, mixture)
-    return torch.bincount(idx[hq], minlength=mixture.n_modes)
-
-
-def nearest_modes(samples: Tensor, mixture: GaussianMixture) -> tuple[Tensor, Tensor]:
-    """(k(x) [n] int64, high_quality [n] bool): nearest centre by Euclidean distance, and |x - mu_k| <= 3 sigma_k."""
-    _check_samples(samples, mixture)
-    x = samples.detach().to("cpu", torch.float64)
-    mu = torch.tensor(mixture.means, dtype=torch.float64)  # [K, dim]
-    std = torch.tensor(mixture.stds, dtype=torch.float64)  # [K]
-    dist = torch.cdist(x, mu)  # [n, K]
-    d_min, idx = dist.min(dim=1)
-    return idx, d_min <= 3.0 * std[idx]
-
-
-def reverse_kl_to_uniform(counts: Tensor) -> float:
-    """KL(p || uniform) = sum_{k: p_k > 0} p_k log(p_k K) for p = counts / sum(counts); log K if all are 0."""
-    if not isinstance(counts, Tensor) or counts.dim() != 1 or counts.numel() == 0:
-        raise ValueError("counts must be a non-empty 1D tensor of per-mode counts")
-    counts = counts.to(torch.float64)
-    if (counts < 0).any() or not torch.isfinite(counts).all():
-        raise ValueError("counts must be finite and non-negative")
-    k, total = counts.numel(), float(counts.sum())
-    if total == 0:
-        return math.log(k)
-    p = counts[counts > 0] / total
-    return max(float((p * torch.log(p * k)).sum()), 0.0)  # clamp -1e-16 rounding to 0
-
-
-def _check_samples(samples: object, mixture: object) -> None:
-    if not isinstance(mixture, GaussianMixture):
-        raise TypeError(f"mixture must be a data.GaussianMixture (e.g. data.ring()), got {type(mixture).__name__}")
-    if not isinstance(samples, Tensor):
-        raise TypeError(f"samples must be a torch.Tensor [n, {mixture.dim}], got {type(samples).__name__}")
-    if samples.dim() != 2 or samples.shape[1] != mixture.dim or samples.shape[0] == 0:
-        raise ValueError(f"samples must have shape [n, {mixture.dim}] with n >= 1, got {tuple(samples.shape)}; "
-                         "for an ensemble [n, members, dim] pass one member at a time, samples[:, m]")
-    if not samples.is_floating_point():
-        raise TypeError(f"samples must be floating point, got {samples.dtype}: call .float() first")
-    if not torch.isfinite(samples).all():
-        raise ValueError("samples contain NaN or inf: the generator diverged; metrics need finite points")
-
-
-# --- FID, KID, IS, Parzen ---
-# Sample-based scores of image generators. Book: chapter "Evaluating GANs" (book/08_fid.ipynb).
-# Feature statistics are kept in float64 and accumulated batch by batch; the Frechet distance goes through a
-# symmetric eigendecomposition instead of scipy.linalg.sqrtm (which pytorch-fid uses; kept here as the
-# reference algorithm, frechet_distance_sqrtm).
-import numpy as _np  # noqa: E402  (this section's imports sit with its code)
-import scipy.linalg as _sla  # noqa: E402
 
 
 class FeatureStats:
@@ -274,8 +185,7 @@ def polynomial_kernel(x, y, degree: int = 3, coef0: float = 1.0) -> _np.ndarray:
     x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features and y has {y.shape[1]}: they must match")
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
-        raise ValueError(f"degree must be a positive integer, got {degree!r}")
+    check_int("degree", degree, minimum=1)
     return (x @ y.T / x.shape[1] + coef0) ** degree
 
 
@@ -387,14 +297,14 @@ def classifier_features(images, batch_size: int = 500) -> torch.Tensor:
     """Penultimate-layer features [n, k] of the book's MNIST classifier (``classifier.get_classifier()``),
     computed in batches without gradients. The offline default feature extractor of this chapter: call FIDs on
     them "FID (MNIST-classifier features)", never compare them with Inception-v3 FIDs."""
-    from .classifier import get_classifier
+    from ..classifier import get_classifier
 
     return _run_batched(get_classifier().features, images, batch_size)
 
 
 def classifier_logits(images, batch_size: int = 500) -> torch.Tensor:
     """Logits [n, 10] of the book's MNIST classifier, in batches without gradients (for the Inception Score)."""
-    from .classifier import get_classifier
+    from ..classifier import get_classifier
 
     return _run_batched(get_classifier().forward, images, batch_size)
 
@@ -439,8 +349,7 @@ def inception_features(images, batch_size: int = 100) -> torch.Tensor:
 def _run_batched(fn, images, batch_size: int) -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.dim() < 2 or images.shape[0] == 0:
         raise ValueError("images must be a non-empty tensor [n, ...], e.g. [n, 1, 28, 28] in [-1, 1]")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_int("batch_size", batch_size, minimum=1)
     with torch.no_grad():
         return torch.cat([fn(images[i:i + batch_size]).float() for i in range(0, images.shape[0], batch_size)])
 

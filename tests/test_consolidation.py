@@ -1,0 +1,238 @@
+"""The package's shared pieces: one sampling entry point, one objective registry, a run-cache key made of the
+modules a run uses, all-or-nothing loading, saves that never lose a run, one budget type per chapter."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_lessons import checkpoints, data, models, objectives, plots, runtime, train
+
+RING = data.ring(8, radius=2.0, std=0.05)
+PACKAGE = Path(__file__).resolve().parents[1] / "gan_lessons"
+
+
+def trainer(steps=3, width=8, **cfg):
+    torch.manual_seed(0)
+    return train.GANTrainer(models.MLPGenerator(2, 2, width, 1), models.MLPDiscriminator(2, width, 1), RING.sample,
+                            train.TrainConfig(steps=steps, batch_size=16, **cfg), latent_dim=2)
+
+
+# -- sampling -------------------------------------------------------------------------------------------
+def test_sample_from_codes_rng_and_batches_agree():
+    t = trainer()
+    t.fit(progress=False)
+    z = torch.randn(10, 2, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = t.G.eval()(z)
+    t.G.train()
+    assert torch.equal(t.sample(z=z), expected)
+    assert torch.equal(t.sample(z=z, batch=3), expected)  # batching does not change given codes
+    a = t.sample(10, rng=torch.Generator().manual_seed(3))
+    assert torch.equal(a, expected)  # the noise sampler draws the same codes from that stream
+    assert t.G.training  # the mode is restored
+
+
+def test_sample_uses_the_ema_copy_and_labels():
+    t = trainer(ema_decay=0.5)
+    t.fit(progress=False)
+    z = torch.randn(4, 2)
+    with torch.no_grad():
+        assert torch.equal(t.sample(z=z), t.ema(z))
+        assert torch.equal(t.sample(z=z, use_ema=False), t.G.eval()(z))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({}, "n must be an integer"),
+    ({"n": 0}, "n must be an integer"),
+    ({"n": 4, "z": torch.zeros(4, 2)}, "either n"),
+    ({"z": [[0.0, 0.0]]}, "either n"),
+    ({"n": 4, "batch": 0}, "batch"),
+    ({"z": torch.zeros(4, 2), "labels": torch.zeros(3, dtype=torch.long)}, "labels"),
+])
+def test_sample_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        trainer().sample(**kwargs)
+
+
+# -- one registry of objectives -------------------------------------------------------------------------
+def test_objective_registry_is_the_one_vocabulary():
+    assert set(objectives.OBJECTIVES) == {"minimax", "ns", "wasserstein", "wgan-gp", "hinge", "feature-matching",
+                                          "unrolled"}
+    assert objectives.make_objective("wgan-gp").gp_weight == 10.0
+    assert objectives.make_objective("wgan-gp", gp_weight=5).gp_weight == 5
+    assert objectives.make_objective("minimax").saturating
+    assert isinstance(trainer(loss="hinge").objective, objectives.HingeObjective)
+    with pytest.raises(ValueError, match="unknown loss 'lsgan'"):
+        objectives.make_objective("lsgan")
+    with pytest.raises(TypeError, match="does not take"):
+        objectives.make_objective("hinge", gp_weight=1)
+    with pytest.raises(ValueError, match="real_label"):
+        objectives.JSObjective(real_label=1.5)
+
+
+def test_per_member_penalty_equals_separate_penalties():
+    """The ensemble penalty of WassersteinObjective(per_member=True) is the mean of each member's own GP."""
+    w = torch.tensor([[1.0, 2.0], [-3.0, 0.5]])  # member m's critic: x -> (x . w_m)^2
+
+    def critic(x):  # [batch, members, 2] -> [batch, members]
+        return (x * w).sum(2) ** 2
+
+    real, fake = torch.randn(5, 2, 2), torch.randn(5, 2, 2)
+    eps = torch.rand(5, 2)
+    from gan_lessons import losses
+
+    got = losses.wasserstein_gradient_penalty(critic, real, fake, eps=eps, per_member=True)
+    parts = [losses.wasserstein_gradient_penalty(lambda x, m=m: (x * w[m]).sum(1) ** 2, real[:, m], fake[:, m],
+                                                 eps=eps[:, m]) for m in range(2)]
+    torch.testing.assert_close(got, sum(parts) / 2)
+
+
+# -- the run cache: a key of the modules a run uses ----------------------------------------------------------
+def test_source_key_follows_the_trainer_but_not_the_plots(monkeypatch):
+    t = trainer()
+    before = checkpoints.run_fingerprint("x", t, {})
+    deps = checkpoints.module_dependencies(["gan_lessons.train"])
+    assert {"gan_lessons.train", "gan_lessons.objectives", "gan_lessons.losses"} <= deps
+    assert "gan_lessons.plots" not in deps and "gan_lessons.widgets" not in deps
+    real = checkpoints._read_source
+
+    def edited(module, target):
+        return lambda m: real(m) + (b"\n# one line more\n" if m == target else b"")
+
+    monkeypatch.setattr(checkpoints, "_read_source", edited(None, "gan_lessons.plots"))
+    assert checkpoints.run_fingerprint("x", t, {}) == before  # editing a plot keeps every cached run
+    monkeypatch.setattr(checkpoints, "_read_source", edited(None, "gan_lessons.train"))
+    assert checkpoints.run_fingerprint("x", t, {}) != before  # a trainer line gives a new key
+    monkeypatch.setattr(checkpoints, "_read_source", edited(None, "gan_lessons.models"))
+    assert checkpoints.run_fingerprint("x", t, {}) != before  # so does the module of G and D
+
+
+def test_failed_cache_save_keeps_the_trained_run(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(blocker))
+    with pytest.warns(UserWarning, match="GAN_LESSONS_CACHE"):
+        t = train.train_gan(models.MLPGenerator(2, 2, 8, 1), models.MLPDiscriminator(2, 8, 1), RING.sample,
+                            train.TrainConfig(steps=2, batch_size=8), latent_dim=2, cache="unit", progress=False)
+    assert t.step == 2  # trained and returned, not lost
+
+
+def test_load_is_all_or_nothing(tmp_path):
+    wide = trainer(width=8)
+    wide.fit(progress=False)
+    path = wide.save(tmp_path / "wide.pt")
+    other = train.GANTrainer(models.MLPGenerator(2, 2, 8, 1), models.MLPDiscriminator(2, 16, 1), RING.sample,
+                             wide.config, latent_dim=2)  # same G, D of another width
+    g_before = {k: v.clone() for k, v in other.G.state_dict().items()}
+    with pytest.raises(ValueError, match="nothing was loaded"):
+        other.load(path)
+    assert all(torch.equal(g_before[k], v) for k, v in other.G.state_dict().items())
+    assert other.step == 0
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="delete it or train again"):
+        wide.load(tmp_path / "junk.pt")
+
+
+def test_resume_from_a_missing_file_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train.train_gan(models.MLPGenerator(2, 2, 8, 1), models.MLPDiscriminator(2, 8, 1), RING.sample,
+                        train.TrainConfig(steps=1), latent_dim=2, resume_from=tmp_path / "none.pt")
+
+
+def test_atomic_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def broken(obj, f):
+        Path(f).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoints.atomic_save({"a": 1}, tmp_path / "x.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- budgets ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Budget(runtime.Budget):
+    steps: int = runtime.sized(10, 1000, steps=True)
+    width: int = runtime.sized(8, 64)
+    lr: float = runtime.sized(1e-3, 2e-4)
+
+
+def test_budget_values_overrides_and_step_scale(monkeypatch):
+    assert dict(_Budget.of("quick")) == {"steps": 10, "width": 8, "lr": 1e-3}
+    assert _Budget.of("full")["width"] == 64 and _Budget.of("full").steps == 1000
+    assert _Budget.of("quick", steps=None).steps == 10 and _Budget.of("quick", steps=7).steps == 7
+    monkeypatch.setenv("GAN_LESSONS_STEP_SCALE", "0.01")
+    assert _Budget.of("full").steps == 10 and _Budget.of("full").width == 64  # only steps shrink
+    monkeypatch.setenv("GAN_LESSONS_STEP_SCALE", "2")
+    with pytest.raises(ValueError, match="GAN_LESSONS_STEP_SCALE"):
+        _Budget.of("full")
+
+
+@pytest.mark.parametrize("override, match", [({"steps": 0}, ">= 1"), ({"steps": 2.5}, "must be a int"),
+                                             ({"depth": 3}, "no setting depth"), ({"lr": float("nan")}, "lr")])
+def test_budget_rejects_bad_overrides(override, match):
+    with pytest.raises(ValueError, match=match):
+        _Budget.of("quick", **override)
+
+
+def test_every_chapter_module_has_a_typed_budget():
+    from gan_lessons import cli
+
+    for name, module in cli.experiments().items():
+        if not hasattr(module, "budget"):
+            continue
+        b = module.budget("quick")
+        assert isinstance(b, runtime.Budget), name
+        assert dict(b) and all(isinstance(k, str) for k in b)
+
+
+# -- structure -------------------------------------------------------------------------------------------
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            found.add(("." * node.level) + (node.module or "") + ":" + ",".join(a.name for a in node.names))
+    return found
+
+
+def test_no_module_imports_a_chapter_module_except_the_cli():
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "experiments" or rel.name == "cli.py":
+            continue
+        for imp in _imports(path):
+            assert "experiments" not in imp, f"{rel} imports {imp}"
+
+
+def test_chapter_modules_do_not_import_each_other():
+    names = {p.stem for p in (PACKAGE / "experiments").glob("*.py")}
+    for path in (PACKAGE / "experiments").glob("*.py"):
+        for imp in _imports(path):
+            module, _, what = imp.partition(":")
+            if module.startswith(".") and not module.startswith(".."):
+                assert not (set(module.strip(".").split(".")) | set(what.split(","))) & names, \
+                    f"experiments/{path.name} imports {imp}"
+
+
+def test_image_grid_tiles_in_order():
+    images = torch.stack([torch.full((1, 2, 2), v) for v in (-1.0, 1.0, 0.0)])  # three 2x2 digits
+    grid = plots.image_grid(images, nrow=2, pad=1)
+    assert grid.shape == (1 + 2 * 3, 1 + 2 * 3)
+    assert grid[1:3, 1:3].eq(0).all() and grid[1:3, 4:6].eq(1).all() and grid[4:6, 1:3].eq(0.5).all()
+    assert grid[0].eq(1).all()  # white padding
+    with pytest.raises(ValueError, match="images"):
+        plots.image_grid(torch.zeros(3, 28, 28))
+
+
+def test_square_grid_shapes():
+    pts = data.square_grid(2.0, 3)
+    assert pts.shape == (9, 2) and pts[0].tolist() == [-2.0, -2.0] and pts[1].tolist() == [0.0, -2.0]
+    per = data.square_grid([1.0, 3.0], 3)
+    assert per.shape == (9, 2, 2) and per[0, 1].tolist() == [-3.0, -3.0]
+    with pytest.raises(ValueError, match="resolution"):
+        data.square_grid(1.0, 1)
