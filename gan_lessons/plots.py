@@ -5,8 +5,8 @@ kernel, no CDN. :func:`slider` uses the same player as a static stand-in for an 
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
-
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -32,15 +32,38 @@ def use_style() -> None:
     })
 
 
-def animate(draw: Callable[[int], None], n_frames: int, fig: plt.Figure, interval: int = 200):
-    """A jshtml animation: ``draw(i)`` redraws ``fig`` for frame i. Returns an IPython HTML object."""
+def animate(draw: Callable[[int], None], n_frames: int, fig: plt.Figure, interval: int = 200,
+            start: int = -1):
+    """A jshtml animation: ``draw(i)`` redraws ``fig`` for frame i. Returns an IPython HTML object.
+
+    The player opens on frame ``start`` (default -1: the last frame, the result of training; negative
+    values count from the end); pressing play on the last frame starts again from the first.
+    """
     from IPython.display import HTML
 
     check_int("n_frames", n_frames, minimum=1)
+    if isinstance(start, bool) or not isinstance(start, int) or not -n_frames <= start < n_frames:
+        raise ValueError(f"start must be a frame index in [-{n_frames}, {n_frames}), got {start!r}")
     anim = FuncAnimation(fig, lambda i: draw(i), frames=n_frames, interval=interval, repeat=False)
-    html = anim.to_jshtml(default_mode="once")
+    html = _open_on_frame(anim.to_jshtml(default_mode="once"), start % n_frames)
     plt.close(fig)
     return HTML(html)
+
+
+def _open_on_frame(html: str, frame: int) -> str:
+    """Make matplotlib's jshtml player show ``frame`` first, and replay from frame 0 at the end."""
+    pattern = re.compile(r"(anim\w+) = new Animation\(([^;]*)\);")
+    if len(pattern.findall(html)) != 1:
+        raise RuntimeError("matplotlib's jshtml template changed: cannot choose the opening frame")
+    return pattern.sub(
+        lambda m: (f"{m[1]} = new Animation({m[2]});\n"
+                   f"        {m[1]}.set_frame({frame});\n"
+                   f"        var play = {m[1]}.play_animation;\n"
+                   f"        {m[1]}.play_animation = function() {{\n"
+                   f"          if (this.current_frame >= this.frames.length - 1) this.set_frame(0);\n"
+                   f"          play.call(this);\n"
+                   f"        }};"),
+        html)
 
 
 def slider(draw: Callable[[object], None], values: Sequence, fig: plt.Figure, label: str = "value"):
@@ -54,7 +77,7 @@ def slider(draw: Callable[[object], None], values: Sequence, fig: plt.Figure, la
         fig.suptitle(f"{label} = {_fmt(values[i])}  (frame {i + 1}/{len(values)}: use the player's buttons)",
                      fontsize=9)
 
-    return animate(frame, len(values), fig, interval=400)
+    return animate(frame, len(values), fig, interval=400, start=0)
 
 
 def scatter_2d(ax: plt.Axes, real: torch.Tensor | np.ndarray | None = None,

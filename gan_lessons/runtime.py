@@ -24,6 +24,7 @@ __all__ = [
     "pick",
     "seed_everything",
     "banner",
+    "book_seed",
     "progress_bar",
     "Budget",
     "sized",
@@ -141,6 +142,14 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def book_seed() -> int:
+    """The seed every chapter trains with: ``GAN_LESSONS_SEED`` (a non-negative integer), default 0."""
+    raw = os.environ.get("GAN_LESSONS_SEED", "0").strip() or "0"
+    if not raw.isdigit():
+        raise ValueError(f"GAN_LESSONS_SEED={raw!r} is not a non-negative integer: unset it or use e.g. 1")
+    return int(raw)
 
 
 def banner(budget: Mapping[str, Any] | None = None, profile: str | None = None,

@@ -7,6 +7,11 @@ each page: no JavaScript console errors, no failed requests to the local server,
 images, every equation typeset by MathJax (no raw ``$$`` or ``\\(`` left in the text), every jshtml animation
 steps when its "next frame" button is clicked, and launch buttons (Colab) on notebook pages. The search page
 must find "discriminator". A screenshot of each chapter's first screen goes to ``_build/screenshots/``.
+
+Layout (issue 16), at 1280 px and 768 px wide: no display equation wider than its box (clipped or scrolled), no
+code cell or code listing whose lines run past the right edge of its box, no character in the text that the
+page's fonts may lack (outside Latin, Greek, punctuation and the math blocks), and no visible code cell that
+calls ``glue(`` or ``claims.claim(`` (bookkeeping cells are tagged remove-input).
 """
 from __future__ import annotations
 
@@ -74,9 +79,9 @@ def browser():
 class PageVisit:
     """One page opened in a fresh browser context, with everything that went wrong while it loaded."""
 
-    def __init__(self, browser, server: str, page_path: str):
+    def __init__(self, browser, server: str, page_path: str, width: int = 1280):
         self.server, self.path = server, page_path
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800})
+        self.context = browser.new_context(viewport={"width": width, "height": 800})
         self.page = self.context.new_page()
         self.console_errors: list[str] = []
         self.failed: list[str] = []
@@ -113,8 +118,8 @@ class PageVisit:
 def visit(browser, server):
     opened = []
 
-    def _open(page_path: str, query: str = "") -> PageVisit:
-        v = PageVisit(browser, server, page_path)
+    def _open(page_path: str, query: str = "", width: int = 1280) -> PageVisit:
+        v = PageVisit(browser, server, page_path, width)
         opened.append(v)
         v.open(query)
         return v
@@ -142,6 +147,67 @@ def test_page(visit, page_path):
     if page_path in NOTEBOOK_PAGES:
         problems += missing_launch_buttons(v)
     assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
+
+
+WIDTHS = (1280, 768)
+# Characters the page fonts render: ASCII, Latin-1 and Latin Extended-A, Greek, general punctuation, super- and
+# subscripts, letterlike symbols, arrows and mathematical operators. Math is typeset by MathJax's own fonts.
+FONT_RANGES = ((0x20, 0x7E), (0xA0, 0x17F), (0x370, 0x3FF), (0x2000, 0x206F), (0x2070, 0x209F),
+               (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page_path", PAGES)
+def test_layout(visit, page_path, width):
+    v = visit(page_path, width=width)
+    problems = clipped_equations(v) + overflowing_code(v) + missing_glyphs(v) + visible_bookkeeping(v)
+    assert not problems, f"{page_path} at {width} px:\n  " + "\n  ".join(problems)
+
+
+def clipped_equations(v: PageVisit) -> list[str]:
+    found = v.page.evaluate("""() => Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+        .map(c => {
+            const box = c.closest('div.math') || c.parentElement;
+            const math = c.querySelector('mjx-math') || c;
+            const eqno = box.querySelector('.eqno');
+            const room = box.clientWidth - (eqno ? eqno.getBoundingClientRect().width : 0);
+            return {width: math.getBoundingClientRect().width, room: room,
+                    text: (box.textContent || '').trim().slice(0, 60)};
+        }).filter(e => e.width > e.room + 1)""")
+    return [f"display equation {e['width']:.0f} px wide in a {e['room']:.0f} px box: {e['text']!r}" for e in found]
+
+
+def overflowing_code(v: PageVisit) -> list[str]:
+    found = v.page.evaluate("""() => Array.from(document.querySelectorAll('div.highlight pre'))
+        .filter(pre => !pre.closest('.cell_output, .output'))
+        .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+        .map(pre => ({over: pre.scrollWidth - pre.clientWidth,
+                      line: pre.textContent.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '')}))""")
+    return [f"code runs {e['over']} px past its box: {e['line'][:70]!r}" for e in found]
+
+
+def missing_glyphs(v: PageVisit) -> list[str]:
+    text = v.page.evaluate("""() => {
+        const main = document.querySelector('main') || document.body;
+        const clone = main.cloneNode(true);
+        clone.querySelectorAll('mjx-container, script, style, svg').forEach(e => e.remove());
+        return clone.textContent;
+    }""")
+    odd = sorted({ch for ch in text if ch not in "\n\t\r" and
+                  not any(lo <= ord(ch) <= hi for lo, hi in FONT_RANGES)})
+    problems = []
+    for ch in odd:
+        at = text.index(ch)
+        problems.append(f"character U+{ord(ch):04X} {ch!r}, which the page fonts may lack: "
+                        f"...{text[max(0, at - 40):at + 20]!r}...")
+    return problems
+
+
+def visible_bookkeeping(v: PageVisit) -> list[str]:
+    cells = v.page.evaluate("""() => Array.from(document.querySelectorAll('.cell_input'))
+        .filter(c => c.offsetParent !== null).map(c => c.textContent)""")
+    return [f"visible code cell with bookkeeping: {c.strip()[:70]!r}" for c in cells
+            if re.search(r"\bglue\(|\bclaims\.(claim|save)\(", c)]
 
 
 def broken_links_and_images(v: PageVisit) -> list[str]:

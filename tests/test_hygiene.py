@@ -50,3 +50,31 @@ def test_follows_the_chapter_template(path):
 def test_kernel_is_plain_python3(path):
     meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]
     assert meta.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernelspec must be python3"
+
+
+MAX_LINE = 88
+HIDDEN = {"remove-input", "remove-cell"}
+
+
+def _visible_code_cells(nb):
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and not HIDDEN & set(cell.metadata.get("tags", [])):
+            yield i, cell
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
+def test_code_lines_fit_the_code_box(path):
+    nb = nbformat.read(path, as_version=4)
+    long = [(i, n + 1, len(line)) for i, cell in enumerate(nb.cells[1:], start=1) if cell.cell_type == "code"
+            for n, line in enumerate(cell.source.splitlines()) if len(line) > MAX_LINE]
+    assert not long, f"{path.name}: code lines longer than {MAX_LINE} characters (cell, line, length): {long}"
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
+def test_bookkeeping_is_hidden(path):
+    """glue and claims calls are bookkeeping: they live in cells tagged remove-input or remove-cell."""
+    nb = nbformat.read(path, as_version=4)
+    shown = [i for i, cell in _visible_code_cells(nb)
+             if re.search(r"\bglue\(|\bclaims\.(claim|save)\(", cell.source)]
+    assert not shown, f"{path.name}: visible code cells {shown} call glue/claims; move the calls into a cell " \
+                      "tagged remove-input"

@@ -57,3 +57,17 @@ def test_banner_names_profile_device_torch_and_budget(capsys):
     out = capsys.readouterr().out
     assert "profile=quick" in out and "device=cpu" in out and f"torch={torch.__version__}" in out
     assert "steps=10" in line
+
+
+def test_book_seed_from_environment(monkeypatch):
+    monkeypatch.delenv("GAN_LESSONS_SEED", raising=False)
+    assert runtime.book_seed() == 0
+    monkeypatch.setenv("GAN_LESSONS_SEED", "7")
+    assert runtime.book_seed() == 7
+
+
+@pytest.mark.parametrize("bad", ["-1", "one", "1.5"])
+def test_book_seed_rejects_bad_values(monkeypatch, bad):
+    monkeypatch.setenv("GAN_LESSONS_SEED", bad)
+    with pytest.raises(ValueError, match="GAN_LESSONS_SEED"):
+        runtime.book_seed()

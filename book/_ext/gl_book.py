@@ -17,6 +17,9 @@
 3. Inline scripts added with ``app.add_js_file(None, body=...)`` (sphinx-thebe, sphinx-togglebutton) are
    emitted twice by Sphinx 7; sphinx-thebe's ``const THEBE_JS_URL`` then throws "Identifier has already been
    declared" on every page. Each script is kept once.
+
+4. ``static/gl_book.css`` on every page: code boxes wrap long lines (package code shown by literalinclude
+   has lines up to 120 characters) instead of letting them run past the right edge of the box.
 """
 from __future__ import annotations
 
@@ -81,8 +84,17 @@ def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[
     scripts[:] = unique
 
 
+def add_stylesheet(app: Sphinx) -> None:
+    """Serve book/_ext/static/gl_book.css on every page (code boxes wrap long lines)."""
+    static = str(Path(__file__).resolve().parent / "static")
+    if static not in app.config.html_static_path:
+        app.config.html_static_path.append(static)
+    app.add_css_file("gl_book.css")
+
+
 def setup(app: Sphinx) -> dict:
     app.add_directive("include-if-exists", IncludeIfExists)
     app.connect("doctree-resolved", strip_cdn_stylesheets)
     app.connect("html-page-context", dedupe_scripts, priority=900)
+    app.connect("builder-inited", add_stylesheet)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

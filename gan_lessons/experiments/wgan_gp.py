@@ -100,7 +100,8 @@ def clipping_study(profile: str = "quick", seed: int = 0, progress: bool = False
     the weights as far as the papers' thousands do.
 
     Returns, per setting: 'layer_norms' (||dL_D/dW_l|| from input to output), 'weights' (all weights),
-    'interp_norms' (||grad_x D|| at 1,024 interpolates) and 'init_weights' (the same critic before training).
+    'interp_norms' (||grad_x D|| at 1,024 interpolates), 'init_weights' (the same critic before training)
+    and 'lr' (the learning rate both players used).
     """
     b = budget(profile)
     out = {}
@@ -125,6 +126,7 @@ def clipping_study(profile: str = "quick", seed: int = 0, progress: bool = False
             "interp_norms": wgan.interpolate_gradient_norms(trainer.D, real, fake,
                                                             generator=torch.Generator().manual_seed(seed + 2)),
             "clip_value": cfg.clip_value,
+            "lr": cfg.lr_d,  # the learning rate of both players in this setting
         }
     return out
 
