@@ -42,12 +42,13 @@ unit:
 	$(PY) -m pytest tests -m "not browser" --durations=10
 
 nbval:
-	GAN_LESSONS_PROGRESS=0 $(PY) -m pytest --nbval-lax --nbval-current-env $(NOTEBOOKS)
+	GAN_LESSONS_PROGRESS=0 GAN_LESSONS_CLAIMS_DIR=$(CURDIR)/_build/claims $(PY) -m pytest --nbval-lax --nbval-current-env $(NOTEBOOKS)
 
 # The full profile's code paths on a CPU: full networks, data and sample counts, 1 % of the training steps
 # (GAN_LESSONS_STEP_SCALE); expected claims report instead of failing, since so short a run need not show them.
 smoke-full:
 	GAN_LESSONS_PROFILE=full GAN_LESSONS_STEP_SCALE=$(SMOKE_STEP_SCALE) GAN_LESSONS_CLAIMS=report GAN_LESSONS_PROGRESS=0 \
+	  GAN_LESSONS_CLAIMS_DIR=$(CURDIR)/_build/claims-full \
 	  $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
 
 # The real full profile on a GPU machine, one call, report in _build/gpu_full.md (see the instructor guide).

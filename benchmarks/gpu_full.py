@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = ROOT / "_build" / "claims"  # each chapter's checked claims, written by its last cell (claims.save)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.step_scale <= 1:
         parser.error("--step-scale must be in (0, 1]")
     env = {**os.environ, "GAN_LESSONS_PROFILE": "full", "GAN_LESSONS_STEP_SCALE": f"{args.step_scale:g}",
-           "GAN_LESSONS_CLAIMS": "report", "GAN_LESSONS_PROGRESS": "0", "PYTHONUNBUFFERED": "1"}
+           "GAN_LESSONS_CLAIMS": "report", "GAN_LESSONS_CLAIMS_DIR": str(CLAIMS), "GAN_LESSONS_PROGRESS": "0",
+           "PYTHONUNBUFFERED": "1"}
     chapters = [_chapter(nb, env, args.timeout) for nb in sorted((ROOT / "book").glob("[0-9]*.ipynb"))
                 if _wanted(nb.stem, args.only)]
     runs = [_experiment(name, env, args.timeout) for name in _experiment_names(env) if _wanted(name, args.only)]
@@ -58,7 +60,7 @@ def _chapter(notebook: Path, env: dict, timeout: int) -> dict:
     proc = subprocess.run([sys.executable, "-c", code, str(notebook)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout * 4)
     seconds = time.perf_counter() - start
-    claims_file = ROOT / "_build" / "claims" / f"{notebook.stem}.json"
+    claims_file = CLAIMS / f"{notebook.stem}.json"
     claims = json.loads(claims_file.read_text()) if claims_file.is_file() else None
     print(f"{notebook.name}: {'ok' if proc.returncode == 0 else 'FAILED'} in {seconds:.0f} s", flush=True)
     return {"name": notebook.name, "ok": proc.returncode == 0, "seconds": round(seconds, 1), "claims": claims,
@@ -102,12 +104,16 @@ def _markdown(report: dict) -> str:
              "| chapter | status | seconds | claims (held / recorded) |", "|---|---|---|---|"]
     for c in report["chapters"]:
         claims = c["claims"] or {}
-        held = sum(1 for v in claims.values() if isinstance(v, dict) and v.get("holds"))
+        held = sum(1 for v in claims.values() if isinstance(v, dict) and v.get("verdict"))
         lines.append(f"| {c['name']} | {'ok' if c['ok'] else 'FAILED'} | {c['seconds']} | {held} / {len(claims)} |")
     lines += ["", "| experiment | status | seconds | headline numbers |", "|---|---|---|---|"]
     for r in report["experiments"]:
         nums = ", ".join(f"{k}={v}" for k, v in sorted(r["numbers"].items())[:8])
         lines.append(f"| {r['name']} | {'ok' if r['ok'] else 'FAILED'} | {r['seconds']} | {nums} |")
+    for c in report["chapters"]:
+        not_shown = [name for name, v in (c["claims"] or {}).items() if v.get("expected") and not v.get("verdict")]
+        if not_shown:
+            lines.append(f"- {c['name']}: expected claims the run did not show: {', '.join(not_shown)}")
     failed = [x for x in report["chapters"] + report["experiments"] if not x["ok"]]
     lines += ["", *(f"- {x['name']} failed: {x['error']}" for x in failed)]
     return "\n".join(lines) + "\n"
