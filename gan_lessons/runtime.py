@@ -17,6 +17,8 @@ from typing import Any, Iterator, Mapping, TypeVar
 import numpy as np
 import torch
 
+from .checks import check_seed
+
 __all__ = [
     "PROFILES",
     "get_device",
@@ -134,9 +136,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
     On the CPU, a seeded run gives bit-identical numbers each time.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
