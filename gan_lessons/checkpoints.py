@@ -13,6 +13,7 @@ import collections
 import copy
 import hashlib
 import os
+import pickle
 import re
 import warnings
 from functools import lru_cache
@@ -31,11 +32,23 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` through a temporary file in the same folder and ``os.replace``."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TypeError(f"path must be a file path, got {path!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give the checkpoint file's path")  # an OSError: see load_or_train
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"cannot save to {path}: a file is where its folder should be; move it or pick "
+                                 "another path") from None
     tmp = path.with_name(path.name + ".tmp")
     try:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except (pickle.PicklingError, AttributeError, TypeError) as err:
+            raise TypeError(f"cannot save a {type(obj).__name__} to {path}: only tensors, numbers, strings and "
+                            f"dicts/lists of them can be saved ({err})") from None
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -45,6 +58,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
 def trainer_state(trainer) -> dict[str, Any]:
     """A :class:`train.GANTrainer`'s full state: weights, optimizers, EMA, historical averages, both random
     streams, history, snapshots and the config it was trained with (checked again on load)."""
+    _check_trainer(trainer)
     state = _raw_state(trainer)
     check_snapshots(state["snapshots"])
     state["sha256"] = content_hash(state)
@@ -162,6 +176,9 @@ def load_trainer(trainer, path: str | os.PathLike):
     every part already loaded is put back as it was and the error says so; the trainer is never left
     half-loaded.
     """
+    _check_trainer(trainer)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a checkpoint file path, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: train first with fit(checkpoint_path=...)")
@@ -205,6 +222,10 @@ def load_or_train(trainer, path: Path, fit_options: dict[str, Any]):
 
     A failed save never loses the trained run: it warns (naming the path and the fix) and returns it.
     """
+    _check_trainer(trainer)
+    if not isinstance(path, Path) or not isinstance(fit_options, dict):
+        raise TypeError(f"path must be a pathlib.Path and fit_options a dict of fit() options, got "
+                        f"{type(path).__name__} and {type(fit_options).__name__}")
     if path.is_file():
         try:
             return trainer.load(path)
@@ -233,6 +254,9 @@ def run_cache_path(name: str, trainer, fit_options: dict[str, Any] | None = None
 
     The folder is ``cache_root()/runs``; the file name is ``name`` plus :func:`run_fingerprint`.
     """
+    _check_trainer(trainer)
+    if fit_options is not None and not isinstance(fit_options, dict):
+        raise TypeError(f"fit_options must be a dict of fit() options, got {type(fit_options).__name__}")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"cache must be a short name of letters, digits, '.', '_' or '-', got {name!r}")
     root = cache_root()
@@ -244,6 +268,10 @@ def run_cache_path(name: str, trainer, fit_options: dict[str, Any] | None = None
 def run_fingerprint(name: str, trainer, fit_options: dict[str, Any]) -> str:
     """SHA-256 over the name, config, objective, device, networks (structure and initial weights), data,
     fit options and :func:`source_key` of the modules the run uses."""
+    _check_trainer(trainer)
+    if not isinstance(name, str) or not isinstance(fit_options, dict):
+        raise TypeError(f"name must be a string and fit_options a dict, got {type(name).__name__} and "
+                        f"{type(fit_options).__name__}")
     h = hashlib.sha256()
     objects = [trainer.G, trainer.D, trainer.objective, trainer.real_sampler, trainer.noise_sampler,
                *fit_options.values()]
@@ -263,7 +291,7 @@ def run_fingerprint(name: str, trainer, fit_options: dict[str, Any]) -> str:
 def source_key(modules: Iterable[str]) -> str:
     """SHA-256 of the source files of ``modules`` and of every gan_lessons module they import (at module level)."""
     h = hashlib.sha256()
-    for module in sorted(module_dependencies(modules)):
+    for module in sorted(module_dependencies(modules)):  # (module_dependencies checks the argument)
         h.update(module.encode())
         h.update(_read_source(module))
     return h.hexdigest()
@@ -271,6 +299,11 @@ def source_key(modules: Iterable[str]) -> str:
 
 def module_dependencies(modules: Iterable[str]) -> set[str]:
     """The gan_lessons modules in ``modules`` plus all they import at module level, transitively."""
+    if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
+        raise TypeError(f"modules must be a list of module names, got {type(modules).__name__}")
+    modules = list(modules)
+    if not all(isinstance(m, str) for m in modules):
+        raise TypeError(f"modules must be a list of module names (strings), got {modules!r}"[:300])
     todo = [m for m in modules if _path_of(m) is not None]
     seen: set[str] = set()
     while todo:
@@ -279,6 +312,13 @@ def module_dependencies(modules: Iterable[str]) -> set[str]:
             seen.add(module)
             todo.extend(_imports_of(module))
     return seen
+
+
+def _check_trainer(trainer: Any) -> None:
+    from .train import GANTrainer
+
+    if not isinstance(trainer, GANTrainer):
+        raise TypeError(f"trainer must be a gan_lessons.train.GANTrainer, got {type(trainer).__name__}")
 
 
 # -- helpers ----------------------------------------------------------------------------------------------

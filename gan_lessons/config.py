@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .checks import check_int as _check_int, check_real, check_seed
+from .checks import check_int as _check_int, check_module, check_positive, check_real, check_seed, check_type
 from .objectives import OBJECTIVES
 
 __all__ = ["TrainConfig", "TrainingDiverged", "History", "make_optimizer"]
@@ -94,6 +94,9 @@ class History:
 
 def make_optimizer(model: nn.Module, lr: float, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer ``config.optimizer`` names for ``model``'s trainable parameters, at learning rate ``lr``."""
+    check_module("model", model)
+    check_type("config", config, TrainConfig, "a TrainConfig")
+    check_positive("lr", lr)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"{type(model).__name__} has no trainable parameters")

@@ -39,6 +39,8 @@ T = TypeVar("T")
 
 def get_device(override: str | None = None) -> torch.device:
     """The device to train on: CUDA > MPS > CPU, or ``override`` / ``GAN_LESSONS_DEVICE`` if given."""
+    if override is not None and not isinstance(override, str):
+        raise TypeError(f"device must be a name such as 'cpu' or 'cuda:0', got {type(override).__name__}")
     name = override or os.environ.get("GAN_LESSONS_DEVICE") or _best_device()
     kind = name.split(":")[0]
     if kind not in _DEVICES:
@@ -52,6 +54,8 @@ def get_device(override: str | None = None) -> torch.device:
 
 def get_profile(name: str | None = None) -> str:
     """The run profile, ``'quick'`` or ``'full'``, from ``name`` or ``GAN_LESSONS_PROFILE`` (default auto)."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"profile must be one of {', '.join(PROFILES)}, got {type(name).__name__}")
     name = (name or os.environ.get("GAN_LESSONS_PROFILE") or "auto").strip().lower()
     if name not in PROFILES:
         raise ValueError(

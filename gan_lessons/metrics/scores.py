@@ -335,6 +335,7 @@ def inception_features(images, batch_size: int = 100) -> torch.Tensor:
     :func:`inception_features_available`). Grey [n, 1, 28, 28] images in [-1, 1] are repeated to 3 channels and
     resized to 299 x 299. Note: torchvision's weights differ slightly from the TF graph used by papers (the
     pytorch-fid port), so even these FIDs are only roughly comparable with published ones."""
+    _check_run_args(images, batch_size)
     if not inception_features_available():
         raise RuntimeError("Inception-v3 weights are not available here (torchvision missing or weights not "
                            "cached); use classifier_features, the book's offline default")
