@@ -77,8 +77,9 @@ def fold_into_average(net: nn.Module, averages: dict | None, role: str) -> None:
 def _check_averages(averages: Any, role: str) -> None:
     if not isinstance(averages, dict) or role not in ("G", "D") or role not in averages \
             or f"count_{role}" not in averages:
+        keys = sorted(map(str, averages)) if isinstance(averages, dict) else "-"
         raise ValueError(f"averages must be the dict of historical_state(G, D) and role 'G' or 'D', got role "
-                         f"{role!r} and {type(averages).__name__} with keys {sorted(map(str, averages)) if isinstance(averages, dict) else '-'}")
+                         f"{role!r} and {type(averages).__name__} with keys {keys}")
 
 
 def _param_copy(model: nn.Module) -> list[Tensor]:

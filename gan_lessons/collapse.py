@@ -195,7 +195,8 @@ def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: in
         check_int("train_size", train_size, minimum=1, maximum=10**8)
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if not isinstance(datasets, Mapping) or not datasets or not all(isinstance(m, GaussianMixture) for m in datasets.values()):
+    if not isinstance(datasets, Mapping) or not datasets or \
+            not all(isinstance(m, GaussianMixture) for m in datasets.values()):
         raise ValueError("datasets must map names to data.GaussianMixture objects, e.g. {'ring': data.ring()}")
     check_int("seeds", seeds, minimum=1)
     rng = seed_everything(seed)

@@ -50,7 +50,8 @@ def truncated_noise(shape: tuple[int, ...] | torch.Size, threshold: float | None
 
 def interpolate(z0: Tensor, z1: Tensor, n: int) -> Tensor:
     """n codes [n, d] on the straight line from z0 to z1 (both [d]), endpoints included."""
-    if not (isinstance(z0, Tensor) and isinstance(z1, Tensor)) or not (z0.is_floating_point() and z1.is_floating_point()):
+    if not (isinstance(z0, Tensor) and isinstance(z1, Tensor)) or \
+            not (z0.is_floating_point() and z1.is_floating_point()):
         raise TypeError(f"z0 and z1 must be floating-point tensors [d], got {type(z0).__name__}, {type(z1).__name__}")
     if not (torch.isfinite(z0).all() and torch.isfinite(z1).all()):
         raise ValueError("z0 and z1 must be finite (no NaN or inf)")

@@ -321,9 +321,10 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, real_sampler: Samp
 
     cache: a name for this run (e.g. ``"dcgan-mnist"``). The finished run is stored in the run cache
     (:func:`run_cache_path`) under a key made of the name, the config, the objective, the models' initial
-    weights, the data sampler (when it can be fingerprinted), the fit options and the source of
-    ``gan_lessons``; an identical later call loads it instead of training (same weights, history and
-    snapshots, bit for bit). Any change to the code or the settings gives a new key, so a cached run is
+    weights, the data (a sampler's tensors or fields, else a batch it draws from a fixed separate stream, see
+    :func:`checkpoints._probe_key`; a sampler that ignores the stream it is given is refused), the fit options
+    and the source of ``gan_lessons``; an identical later call loads it instead of training (same weights,
+    history and snapshots, bit for bit). Any change to the code or the settings gives a new key, so a cached run is
     never stale. ``GAN_LESSONS_CACHE=off`` switches the cache off.
     """
     config = TrainConfig() if config is None else config

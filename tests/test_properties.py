@@ -514,7 +514,7 @@ def _ours(err: BaseException) -> bool:
         return True
     frames = traceback.extract_tb(err.__traceback__)
     return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(PACKAGE) and \
-        isinstance(err, (ValueError, TypeError, FileNotFoundError, IsADirectoryError, NotADirectoryError))  # "no checkpoint at ..."
+        isinstance(err, (ValueError, TypeError, FileNotFoundError, IsADirectoryError, NotADirectoryError))
 
 
 def check_call(key, fn, call):
