@@ -519,6 +519,7 @@ def _ours(err: BaseException) -> bool:
 
 def check_call(key, fn, call):
     positional, keywords = call
+    CALLS[0] += 1
     signal.alarm(CALL_LIMIT_S)  # per call: a hang fails the example instead of stalling CI
     try:
         result = fn(*positional, **keywords)
@@ -543,6 +544,7 @@ def _short(call) -> str:
 
 
 CALL_LIMIT_S = 10
+CALLS = [0]  # examples run in this session (printed by test_coverage_count, the last test of the file)
 
 
 class _Hang(BaseException):
@@ -589,5 +591,5 @@ def test_coverage_count():
     """The numbers the report quotes: functions checked, skipped (with reasons), examples per function."""
     skipped = [k for k, v in SPECS.items() if isinstance(v, str)]
     print(f"\nproperty suite: {len(CHECKED)} public functions/classes checked, {len(skipped)} skipped, "
-          f"max_examples={settings().max_examples} each")
+          f"max_examples={settings().max_examples} each, {CALLS[0]} examples run in this session")
     assert len(CHECKED) >= 150
