@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import ast
+import collections
 import copy
 import hashlib
 import os
+import pickle
 import re
 import warnings
 from functools import lru_cache
@@ -22,7 +24,7 @@ from typing import Any, Iterable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["atomic_save", "trainer_state", "load_trainer", "load_or_train", "cache_root", "run_cache_path", "run_fingerprint", "source_key", "module_dependencies"]
+__all__ = ["atomic_save", "trainer_state", "content_hash", "check_snapshots", "load_trainer", "load_or_train", "cache_root", "run_cache_path", "run_fingerprint", "source_key", "module_dependencies"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
@@ -30,11 +32,23 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` through a temporary file in the same folder and ``os.replace``."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TypeError(f"path must be a file path, got {path!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give the checkpoint file's path")  # an OSError: see load_or_train
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"cannot save to {path}: a file is where its folder should be; move it or pick "
+                                 "another path") from None
     tmp = path.with_name(path.name + ".tmp")
     try:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except (pickle.PicklingError, AttributeError, TypeError) as err:
+            raise TypeError(f"cannot save a {type(obj).__name__} to {path}: only tensors, numbers, strings and "
+                            f"dicts/lists of them can be saved ({err})") from None
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -44,6 +58,67 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
 def trainer_state(trainer) -> dict[str, Any]:
     """A :class:`train.GANTrainer`'s full state: weights, optimizers, EMA, historical averages, both random
     streams, history, snapshots and the config it was trained with (checked again on load)."""
+    _check_trainer(trainer)
+    state = _raw_state(trainer)
+    check_snapshots(state["snapshots"])
+    state["sha256"] = content_hash(state)
+    return state
+
+
+def content_hash(state: dict[str, Any]) -> str:
+    """SHA-256 over every tensor of a checkpoint ``state`` (its key path, dtype, shape and bytes) and the repr of
+    every other leaf, in a fixed order; the ``sha256`` entry itself is left out. Stored at save time and checked
+    at load time, so a file whose tensor bytes were overwritten is refused."""
+    h = hashlib.sha256()
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value, key=repr):
+                if not (prefix == "" and key == "sha256"):
+                    walk(f"{prefix}/{key!r}", value[key])
+        elif isinstance(value, (list, tuple)):
+            h.update(f"{prefix}:{type(value).__name__}{len(value)}".encode())
+            for i, item in enumerate(value):
+                walk(f"{prefix}[{i}]", item)
+        elif isinstance(value, Tensor):
+            t = value.detach().cpu().contiguous()
+            h.update(f"{prefix}:{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        else:
+            h.update(f"{prefix}={value!r}".encode())
+
+    walk("", state)
+    return h.hexdigest()
+
+
+_SCALARS = (int, float, bool, str, bytes, type(None), complex)  # exact types: numpy's float64 is a float subclass
+_OBJECTS = (Tensor, torch.dtype, torch.device)  # but torch.load(weights_only=True) refuses it
+
+
+def check_snapshots(snapshots, snapshot_fn: Any = None) -> None:
+    """Refuse what ``torch.load(weights_only=True)`` could never read back (e.g. numpy arrays) in ``snapshots``
+    [(step, value), ...], at save time (and by :meth:`train.GANTrainer.fit` as each is taken, naming
+    ``snapshot_fn``), so that a checkpoint is never written that cannot be loaded."""
+    def bad(value: Any) -> str | None:
+        if type(value) in (dict, collections.OrderedDict):
+            return next((b for v in [*value.keys(), *value.values()] if (b := bad(v))), None)
+        if type(value) in (list, tuple, torch.Size):
+            return next((b for v in value if (b := bad(v))), None)
+        ok = type(value) in _SCALARS or isinstance(value, _OBJECTS)
+        return None if ok else type(value).__module__ + "." + type(value).__qualname__
+
+    for step, value in snapshots:
+        kind = bad(value)
+        if kind is not None:
+            who = "the snapshot function" if snapshot_fn is None else \
+                f"the snapshot function {getattr(snapshot_fn, '__qualname__', None) or type(snapshot_fn).__qualname__}"
+            raise TypeError(f"{who} returned a {kind} at step {step}, which a checkpoint cannot "
+                            "hold (torch.load(weights_only=True) refuses it): make fit(snapshot=...) return "
+                            "tensors, numbers, strings, or lists/dicts of them (torch.as_tensor(array) for a "
+                            "numpy array)")
+
+
+def _raw_state(trainer) -> dict[str, Any]:
     return {
         "step": trainer.step, "G": trainer.G.state_dict(), "D": trainer.D.state_dict(),
         "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(),
@@ -55,12 +130,55 @@ def trainer_state(trainer) -> dict[str, Any]:
     }
 
 
+_KEYS = ("step", "G", "D", "opt_g", "opt_d", "ema", "averages", "rng", "torch_rng", "history", "snapshots",
+         "config", "sha256")
+
+
+def _verify(trainer, state: Any, path: Path) -> None:
+    """Keys, content hash and tensor shapes of a loaded ``state``, checked before anything is changed."""
+    damaged = (f"{path} is damaged or not a gan_lessons checkpoint of this version ({{}}); delete it or "
+               "train again")
+    if not isinstance(state, dict):
+        raise ValueError(damaged.format(f"it holds a {type(state).__name__}, not a trainer state"))
+    missing = [k for k in _KEYS if k not in state]
+    if missing:
+        raise ValueError(damaged.format(f"missing {', '.join(missing)}"))
+    if state["config"] != asdict(trainer.config):
+        raise ValueError(f"checkpoint {path} was written with a different TrainConfig; "
+                         "resume with the same config or start a new run")
+    if state["sha256"] != content_hash(state):
+        raise ValueError(damaged.format("its content does not match the SHA-256 stored when it was saved"))
+    for role, net in (("G", trainer.G), ("D", trainer.D), ("ema", trainer.ema)):
+        if net is None:
+            continue
+        want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        have = state[role]
+        got = {k: tuple(v.shape) for k, v in have.items() if isinstance(v, Tensor)} if isinstance(have, dict) \
+            else None
+        if got != want:
+            diff = "not a state dict" if got is None else ", ".join(
+                f"{k}: {got.get(k)} here {want.get(k)}" for k in sorted(set(got) | set(want))
+                if got.get(k) != want.get(k))[:300]
+            raise ValueError(f"checkpoint {path} does not fit these models ({role}: {diff}); nothing was loaded. "
+                             "Delete it or train again with the networks that wrote it")
+    for role, opt in (("opt_g", trainer.opt_g), ("opt_d", trainer.opt_d)):
+        have = state[role]
+        if not (isinstance(have, dict) and "state" in have and "param_groups" in have
+                and len(have["param_groups"]) == len(opt.state_dict()["param_groups"])):
+            raise ValueError(damaged.format(f"{role} is not an optimizer state of this trainer"))
+
+
 def load_trainer(trainer, path: str | os.PathLike):
     """Resume ``trainer`` from a checkpoint written by ``trainer.save`` (``torch.load(weights_only=True)``).
 
-    All or nothing: if any part of the file does not fit this trainer, every part already loaded is put
-    back as it was and the error says so; the trainer is never left half-loaded.
+    Verified, then all or nothing: its keys, the SHA-256 of its content (:func:`content_hash`, stored at save
+    time) and the shapes of every weight are checked before anything changes; if a part still does not fit,
+    every part already loaded is put back as it was and the error says so; the trainer is never left
+    half-loaded.
     """
+    _check_trainer(trainer)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a checkpoint file path, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: train first with fit(checkpoint_path=...)")
@@ -69,10 +187,8 @@ def load_trainer(trainer, path: str | os.PathLike):
     except Exception as err:
         raise ValueError(f"{path} is not a readable gan_lessons checkpoint ({type(err).__name__}); "
                          "delete it or train again") from None
-    if not isinstance(state, dict) or state.get("config") != asdict(trainer.config):
-        raise ValueError(f"checkpoint {path} was written with a different TrainConfig; "
-                         "resume with the same config or start a new run")
-    backup = copy.deepcopy(trainer_state(trainer))
+    _verify(trainer, state, path)
+    backup = copy.deepcopy(_raw_state(trainer))
     try:
         _apply_state(trainer, state)
     except Exception as err:
@@ -106,6 +222,10 @@ def load_or_train(trainer, path: Path, fit_options: dict[str, Any]):
 
     A failed save never loses the trained run: it warns (naming the path and the fix) and returns it.
     """
+    _check_trainer(trainer)
+    if not isinstance(path, Path) or not isinstance(fit_options, dict):
+        raise TypeError(f"path must be a pathlib.Path and fit_options a dict of fit() options, got "
+                        f"{type(path).__name__} and {type(fit_options).__name__}")
     if path.is_file():
         try:
             return trainer.load(path)
@@ -134,6 +254,9 @@ def run_cache_path(name: str, trainer, fit_options: dict[str, Any] | None = None
 
     The folder is ``cache_root()/runs``; the file name is ``name`` plus :func:`run_fingerprint`.
     """
+    _check_trainer(trainer)
+    if fit_options is not None and not isinstance(fit_options, dict):
+        raise TypeError(f"fit_options must be a dict of fit() options, got {type(fit_options).__name__}")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"cache must be a short name of letters, digits, '.', '_' or '-', got {name!r}")
     root = cache_root()
@@ -145,6 +268,10 @@ def run_cache_path(name: str, trainer, fit_options: dict[str, Any] | None = None
 def run_fingerprint(name: str, trainer, fit_options: dict[str, Any]) -> str:
     """SHA-256 over the name, config, objective, device, networks (structure and initial weights), data,
     fit options and :func:`source_key` of the modules the run uses."""
+    _check_trainer(trainer)
+    if not isinstance(name, str) or not isinstance(fit_options, dict):
+        raise TypeError(f"name must be a string and fit_options a dict, got {type(name).__name__} and "
+                        f"{type(fit_options).__name__}")
     h = hashlib.sha256()
     objects = [trainer.G, trainer.D, trainer.objective, trainer.real_sampler, trainer.noise_sampler,
                *fit_options.values()]
@@ -164,7 +291,7 @@ def run_fingerprint(name: str, trainer, fit_options: dict[str, Any]) -> str:
 def source_key(modules: Iterable[str]) -> str:
     """SHA-256 of the source files of ``modules`` and of every gan_lessons module they import (at module level)."""
     h = hashlib.sha256()
-    for module in sorted(module_dependencies(modules)):
+    for module in sorted(module_dependencies(modules)):  # (module_dependencies checks the argument)
         h.update(module.encode())
         h.update(_read_source(module))
     return h.hexdigest()
@@ -172,6 +299,11 @@ def source_key(modules: Iterable[str]) -> str:
 
 def module_dependencies(modules: Iterable[str]) -> set[str]:
     """The gan_lessons modules in ``modules`` plus all they import at module level, transitively."""
+    if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
+        raise TypeError(f"modules must be a list of module names, got {type(modules).__name__}")
+    modules = list(modules)
+    if not all(isinstance(m, str) for m in modules):
+        raise TypeError(f"modules must be a list of module names (strings), got {modules!r}"[:300])
     todo = [m for m in modules if _path_of(m) is not None]
     seen: set[str] = set()
     while todo:
@@ -180,6 +312,13 @@ def module_dependencies(modules: Iterable[str]) -> set[str]:
             seen.add(module)
             todo.extend(_imports_of(module))
     return seen
+
+
+def _check_trainer(trainer: Any) -> None:
+    from .train import GANTrainer
+
+    if not isinstance(trainer, GANTrainer):
+        raise TypeError(f"trainer must be a gan_lessons.train.GANTrainer, got {type(trainer).__name__}")
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -261,5 +400,45 @@ def _data_key(sampler: Any) -> str:
                 h.update(str((tuple(t.shape), t.dtype)).encode())
                 h.update(t.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()
-    return getattr(sampler, "__qualname__", type(sampler).__name__)  # the name must then say which data
+    return _probe_key(sampler)
+
+
+_PROBE_SEED, _PROBE_SIZE = 20240917, 8
+
+
+def _probe_key(sampler: Any) -> str:
+    """The data of a sampler with nothing to hash (a plain function, a closure): its name and the SHA-256 of a
+    small batch it draws from a fixed, separate stream, drawn twice. Two samplers with the same name but other
+    data (another closure, a redefined function) give other batches, hence other keys. The global random
+    streams are put back afterwards, so fingerprinting never changes a run's numbers. A sampler that does not
+    draw only from the stream it is given cannot be told apart from another: refused with a clear message."""
+    import random
+
+    import numpy as np
+
+    saved = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        draws = [_batch_bytes(sampler(_PROBE_SIZE, torch.Generator().manual_seed(_PROBE_SEED))) for _ in range(2)]
+    finally:
+        torch.set_rng_state(saved[0])
+        np.random.set_state(saved[1])
+        random.setstate(saved[2])
+    name = getattr(sampler, "__qualname__", None) or type(sampler).__qualname__
+    if draws[0] != draws[1]:
+        raise ValueError(f"real_sampler {name} gave two different batches for the same random stream, so the run "
+                         "cache cannot tell its data apart from another sampler's: draw only from the rng it is "
+                         "passed (torch.randn(..., generator=rng)), or train without cache=")
+    return f"{name}:{hashlib.sha256(draws[0]).hexdigest()}"
+
+
+def _batch_bytes(batch: Any) -> bytes:
+    parts = batch if isinstance(batch, (tuple, list)) else [batch]
+    out = []
+    for part in parts:
+        if isinstance(part, Tensor):
+            t = part.detach().cpu().contiguous()
+            out.append(f"{t.dtype}{tuple(t.shape)}".encode() + t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            out.append(repr(part).encode())
+    return b"\0".join(out)
 

@@ -7,14 +7,33 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["check_int", "check_positive", "check_choice"]
+__all__ = ["check_int", "check_positive", "check_choice", "check_real", "check_seed", "check_allocation",
+           "check_type", "check_module",
+           "SEED_LIMIT", "MAX_ELEMENTS"]
+
+SEED_LIMIT = 2**64  # torch.manual_seed takes seeds in [0, 2**64)
 
 
-def check_int(name: str, value: object, minimum: int = 0) -> int:
-    """``value`` must be an int (not a bool) >= ``minimum``; returns it."""
+def check_int(name: str, value: object, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` must be an int (not a bool) >= ``minimum`` (and <= ``maximum`` if given); returns it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum:,} (a bound checked before anything is "
+                         f"allocated), got {value!r}")
     return value
+
+
+MAX_ELEMENTS = 2**31  # the most numbers one tensor or network of the book may hold (8 GiB of float32)
+
+
+def check_allocation(what: str, elements: int, limit: int = MAX_ELEMENTS) -> int:
+    """Refuse, before allocating it, ``what`` that would hold more than ``limit`` numbers; returns ``elements``."""
+    check_int("elements", elements)
+    check_int("limit", limit)
+    if elements > limit:
+        raise ValueError(f"{what} would hold {elements:,} numbers (more than {limit:,}): pick smaller sizes")
+    return elements
 
 
 def check_positive(name: str, value: object) -> float:
@@ -24,8 +43,47 @@ def check_positive(name: str, value: object) -> float:
     return float(value)
 
 
+def check_real(name: str, value: object, low: float = -math.inf, high: float = math.inf, *,
+               open_low: bool = False, open_high: bool = False) -> float:
+    """``value`` must be a finite real number in [low, high] (``open_low`` / ``open_high``: that end excluded);
+    returns it as a float."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
+    if not ok:
+        span = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+        raise ValueError(f"{name} must be a finite number in {span}, got {value!r}")
+    return float(value)
+
+
+def check_seed(name: str, value: object) -> int:
+    """``value`` must be an integer seed in [0, 2**64) (the range torch.manual_seed accepts); returns it."""
+    if isinstance(value, bool) or not hasattr(value, "__index__") or not 0 <= int(value.__index__()) < SEED_LIMIT:
+        raise ValueError(f"{name} must be an integer in [0, 2**64) (torch seeds are 64-bit), got {value!r}")
+    return int(value.__index__())
+
+
+def check_type(name: str, value: object, types, what: str) -> object:
+    """``value`` must be an instance of ``types``; else a TypeError saying ``what`` to pass. Returns it."""
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in (types if isinstance(types, tuple)
+                                                                                else (types,)):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return value
+
+
+def check_module(name: str, value: object) -> object:
+    """``value`` must be a torch.nn.Module; returns it."""
+    from torch import nn
+
+    return check_type(name, value, nn.Module, "a torch.nn.Module (a network)")
+
+
 def check_choice(name: str, value: object, choices) -> object:
     """``value`` must be one of ``choices``; returns it."""
-    if value not in tuple(choices):
+    try:
+        known = value in tuple(choices)
+    except TypeError:  # e.g. an unhashable value against dict keys
+        known = False
+    if not known:
         raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(map(repr, choices))}")
     return value

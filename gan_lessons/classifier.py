@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checkpoints import atomic_save
+from .checkpoints import atomic_save, content_hash
 from .checks import check_int
 
 __all__ = ["Recipe", "RECIPE", "DigitClassifier", "get_classifier", "predict", "recognised_fraction",
@@ -77,21 +77,40 @@ def get_classifier(recipe: Recipe = RECIPE, verbose: bool = True) -> DigitClassi
     key = _cache_key(recipe, train_x, train_y)
     if key not in _model:
         path = _cache_folder() / f"classifier-{key[:20]}.pt"
-        model = DigitClassifier()
-        if path.is_file():
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        else:
+        model = _load_cached(path)
+        if model is None:
             if verbose:
                 print(f"Training the book's MNIST classifier ({recipe.steps} steps on {len(train_x)} digits); "
                       f"cached in {path}")
             model = train_classifier(train_x, train_y, recipe)
             try:
-                atomic_save(model.state_dict(), path)
+                state = {"state": model.state_dict()}
+                atomic_save({**state, "sha256": content_hash(state)}, path)
             except OSError as err:  # never lose the trained classifier to a failed save
                 warnings.warn(f"could not cache the classifier at {path} ({err}); it is kept for this session. "
                               "Point GAN_LESSONS_DATA at a writable folder.", stacklevel=2)
         _model[key] = model.eval().requires_grad_(False)
     return _model[key]
+
+
+def _load_cached(path: Path) -> DigitClassifier | None:
+    """The classifier cached at ``path``, or None when there is none; a damaged or foreign file (unreadable, or its
+    weights do not match the SHA-256 stored with them, or do not fit) is reported and then replaced by a new
+    training run, so the cache repairs itself."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if not (isinstance(saved, dict) and saved.keys() == {"state", "sha256"}
+                and saved["sha256"] == content_hash({"state": saved["state"]})):
+            raise ValueError("its content does not match the SHA-256 stored with it")
+        model = DigitClassifier()
+        model.load_state_dict(saved["state"])
+        return model
+    except Exception as err:  # noqa: BLE001 - any damage: say so, train again, overwrite the file
+        warnings.warn(f"ignoring the damaged classifier cache {path} ({type(err).__name__}: {str(err)[:200]}); "
+                      "training the classifier again and replacing the file", stacklevel=3)
+        return None
 
 
 def train_classifier(images: Tensor, labels: Tensor, recipe: Recipe = RECIPE) -> DigitClassifier:
@@ -174,6 +193,16 @@ def _check_images(x) -> None:
                          f".view(-1, 1, 28, 28)), got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"images must be floating point with pixels in [-1, 1], got dtype {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ValueError("images contain NaN or inf pixels: the classifier cannot judge them (a diverged "
+                         "generator? check the training run)")
+    low, high = x.min().item(), x.max().item()
+    if low < -1 - _RANGE_TOL or high > 1 + _RANGE_TOL:
+        raise ValueError(f"images must have pixels in [-1, 1] (as data.mnist gives and a tanh generator makes), got "
+                         f"values in [{low:.3g}, {high:.3g}]: rescale with x * 2 - 1 from [0, 1], or clamp(-1, 1)")
+
+
+_RANGE_TOL = 1e-3  # rounding slack around [-1, 1] (e.g. a blur of in-range images)
 
 
 def _cache_key(recipe: Recipe, images: Tensor, labels: Tensor) -> str:

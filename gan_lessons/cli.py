@@ -40,13 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         return _run(rest)
     if command == "list":
+        if rest:
+            return _usage_error("list", f"list takes no arguments, got {' '.join(rest)!r}")
         for name, module in experiments().items():
             print(f"{name:24s} {(module.__doc__ or '').strip().splitlines()[0]}")
         return 0
     if command == "student-edition":
-        from .student import main as student_main
-
-        return student_main(rest)
+        try:
+            from .student import main as student_main
+        except ImportError as err:  # nbformat / pyyaml are dependencies; a broken install says which one
+            return _usage_error("student-edition", f"{err}: install the package with its dependencies "
+                                "(pip install -e .)")
+        try:
+            return student_main(rest)
+        except OSError as err:
+            return _usage_error("student-edition", f"cannot write the student edition ({err}): pass an OUT_DIR "
+                                "that is a writable folder")
     if command == "ddp":
         from .distributed import main as ddp_main
 
@@ -67,25 +76,54 @@ def _run(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     module = registry[name]
-    parser = argparse.ArgumentParser(prog=f"python -m gan_lessons run {name}",
+    parser = _OneLineParser(prog=f"python -m gan_lessons run {name}",
                                      description=(module.__doc__ or "").strip())
     parser.add_argument("--profile", choices=["quick", "full", "auto"], default=None,
                         help="training budget (default: GAN_LESSONS_PROFILE, else auto)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed, an integer in [0, 2**64) (default 0)")
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     args = vars(parser.parse_args(argv[1:]))
     from .runtime import get_profile
 
-    profile, seed = get_profile(args.pop("profile")), args.pop("seed")
-    if seed < 0:
-        parser.error("--seed must be a non-negative integer")
+    try:
+        profile = get_profile(args.pop("profile"))
+    except ValueError as err:  # GAN_LESSONS_PROFILE set to an unknown name
+        return _usage_error(f"run {name}", str(err))
+    seed = args.pop("seed")
     print(f"[gan_lessons] running {name!r} (profile={profile}, seed={seed})", file=sys.stderr)
     start = time.perf_counter()
-    result = module.run(profile=profile, seed=seed, **args)
+    try:
+        result = module.run(profile=profile, seed=seed, **args)
+    except ValueError as err:  # an option or environment setting the experiment's validation refused
+        return _usage_error(f"run {name}", str(err))
     print(f"[gan_lessons] {name!r} done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     print(json.dumps(result, sort_keys=True))
     return 0
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit status 2), never a usage dump or traceback."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer below 2**64 (torch seeds are "
+                                         f"64-bit), got {text}")
+    return value
+
+
+def _usage_error(command: str, message: str) -> int:
+    print(f"gan_lessons {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 def _print_help() -> None:

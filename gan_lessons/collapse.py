@@ -78,6 +78,9 @@ def minibatch_stddev(h: Tensor) -> Tensor:
 
     h: [batch, members, features] -> [batch, members, features + 1], s_m appended to every sample of member m.
     """
+    if not isinstance(h, Tensor) or not h.is_floating_point():
+        raise TypeError(f"h must be a floating-point tensor [batch, members, features], got "
+                        f"{getattr(h, 'dtype', type(h).__name__)}")
     if h.dim() != 3 or h.shape[0] < 2:
         raise ValueError(f"h must be [batch >= 2, members, features], got {tuple(h.shape)}")
     s = (h.var(0, unbiased=False, keepdim=True) + 1e-8).sqrt().mean(2, keepdim=True)  # [1, members, 1]
@@ -187,10 +190,13 @@ def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: in
     cache: a name prefix for the run cache of :func:`train.train_gan` (None: always train); the datasets,
     seeds and snapshot settings are added to the name, so different studies never share an entry.
     """
-    check_int("n_eval", n_eval, minimum=1)
+    check_int("n_eval", n_eval, minimum=1, maximum=10**7)
     if train_size is not None:
-        check_int("train_size", train_size, minimum=1)
-    if not datasets or not all(isinstance(m, GaussianMixture) for m in datasets.values()):
+        check_int("train_size", train_size, minimum=1, maximum=10**8)
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not isinstance(datasets, Mapping) or not datasets or \
+            not all(isinstance(m, GaussianMixture) for m in datasets.values()):
         raise ValueError("datasets must map names to data.GaussianMixture objects, e.g. {'ring': data.ring()}")
     check_int("seeds", seeds, minimum=1)
     rng = seed_everything(seed)
@@ -218,6 +224,10 @@ def summarise(metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """Mean and standard error (sample std / sqrt(n), 0 for n = 1) of modes, hq_fraction, reverse_kl."""
     if not metrics:
         raise ValueError("summarise needs at least one metrics dict")
+    for m in metrics:
+        if not isinstance(m, Mapping) or not {"modes", "hq_fraction", "reverse_kl"} <= set(m):
+            raise ValueError(f"each metrics entry must be a dict with modes, hq_fraction and reverse_kl (as "
+                             f"mode_collapse_metrics returns), got {m!r}"[:300])
     out = {}
     for key, short in (("modes", "modes"), ("hq_fraction", "hq"), ("reverse_kl", "rkl")):
         values = torch.tensor([float(m[key]) for m in metrics], dtype=torch.float64)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .checks import check_int as _check_int
+from .checks import check_int as _check_int, check_module, check_positive, check_real, check_seed, check_type
 from .objectives import OBJECTIVES
 
 __all__ = ["TrainConfig", "TrainingDiverged", "History", "make_optimizer"]
@@ -45,27 +45,27 @@ class TrainConfig:
         _check_int("batch_size", self.batch_size, minimum=1)
         _check_int("d_steps", self.d_steps, minimum=1)
         _check_int("log_every", self.log_every, minimum=1)
-        _check_int("seed", self.seed, minimum=0)
-        if self.precision not in ("fp32", "bf16"):
+        check_seed("seed", self.seed)
+        if not isinstance(self.precision, str) or self.precision not in ("fp32", "bf16"):
             raise ValueError(f"unknown precision {self.precision!r}: use 'fp32' or 'bf16' (mixed precision, for GPUs)")
-        if self.loss not in OBJECTIVES:
+        if not isinstance(self.loss, str) or self.loss not in OBJECTIVES:
             raise ValueError(f"unknown loss {self.loss!r}: use one of {', '.join(OBJECTIVES)} "
                              "(objectives.OBJECTIVES), or pass objective=... to the trainer")
-        if self.optimizer not in ("adam", "rmsprop", "sgd"):
+        if not isinstance(self.optimizer, str) or self.optimizer not in ("adam", "rmsprop", "sgd"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}: use 'adam', 'rmsprop' or 'sgd'")
         for name in ("lr_d", "lr_g"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.clip_value is not None and not self.clip_value > 0:
-            raise ValueError(f"clip_value must be positive or None, got {self.clip_value!r}")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}")
-        if not (isinstance(self.historical_weight, (int, float)) and 0 <= self.historical_weight < math.inf):
-            raise ValueError(f"historical_weight must be a number >= 0 (0 = off), got {self.historical_weight!r}")
-
+        betas = self.betas
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
+                not isinstance(b, bool) and isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1) for Adam, e.g. (0.5, 0.999), got {betas!r}")
+        if self.clip_value is not None:
+            check_real("clip_value", self.clip_value, 0, open_low=True)
+        if self.ema_decay is not None:
+            check_real("ema_decay", self.ema_decay, 0, 1, open_low=True, open_high=True)
+        check_real("historical_weight", self.historical_weight, 0)
 
 class TrainingDiverged(RuntimeError):
     """Raised when a loss becomes NaN or infinite; the models keep their last finite weights."""
@@ -94,6 +94,9 @@ class History:
 
 def make_optimizer(model: nn.Module, lr: float, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer ``config.optimizer`` names for ``model``'s trainable parameters, at learning rate ``lr``."""
+    check_module("model", model)
+    check_type("config", config, TrainConfig, "a TrainConfig")
+    check_positive("lr", lr)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"{type(model).__name__} has no trainable parameters")

@@ -88,6 +88,8 @@ def gaussian_1d(mean: float = 0.0, std: float = 1.0) -> GaussianMixture:
 def mixture_1d(means: list[float], stds: list[float] | float = 1.0,
                weights: list[float] | None = None) -> GaussianMixture:
     """A 1D mixture of Gaussians; equal weights unless given."""
+    if not isinstance(means, (list, tuple)) or not means:
+        raise ValueError(f"means must be a non-empty list of numbers, got {means!r}")
     k = len(means)
     stds = [float(stds)] * k if isinstance(stds, (int, float)) else [float(s) for s in stds]
     weights = [1.0 / k] * k if weights is None else [float(w) for w in weights]
@@ -123,7 +125,8 @@ class TensorSampler:
     def __init__(self, data: Tensor, labels: Tensor | None = None) -> None:
         if not isinstance(data, Tensor) or data.dim() < 1 or data.shape[0] == 0:
             raise ValueError("data must be a non-empty tensor [n, ...]")
-        if labels is not None and (not isinstance(labels, Tensor) or labels.shape[0] != data.shape[0]):
+        if labels is not None and (not isinstance(labels, Tensor) or labels.dim() == 0
+                                   or labels.shape[0] != data.shape[0]):
             raise ValueError(f"labels must be a tensor with {data.shape[0]} entries, one per sample")
         self.data, self.labels = data, labels
 
@@ -140,7 +143,15 @@ def square_grid(lim: float | Sequence[float], resolution: int) -> Tensor:
     """The points of a ``resolution`` x ``resolution`` grid over [-lim, lim]^2 (x varies fastest), where the
     book evaluates D and draws heatmaps: [res*res, 2] for one ``lim``; for one lim per ensemble member, the
     unit grid scaled per member, [res*res, members, 2]."""
-    check_int("resolution", resolution, minimum=2)
+    check_int("resolution", resolution, minimum=2, maximum=2**14)
+    lims = lim.tolist() if isinstance(lim, Tensor) else lim
+    for value in (lims if isinstance(lims, (list, tuple)) else [lims]):
+        try:
+            ok = float(value) > 0 and math.isfinite(float(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"lim must be a positive number (or one per ensemble member), got {lim!r}")
     per_member = isinstance(lim, (list, tuple)) or (isinstance(lim, Tensor) and lim.dim() == 1)
     xs = torch.linspace(-1, 1, resolution) if per_member else torch.linspace(-lim, lim, resolution)
     gx, gy = torch.meshgrid(xs, xs, indexing="xy")

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import spectral
-from .checks import check_int as _check_int
+from .checks import check_allocation, check_int as _check_int
 from .models import ACTIVATIONS
 
 __all__ = [
@@ -57,6 +57,7 @@ class EnsembleLinear(nn.Module):
         super().__init__()
         for name, value in (("members", members), ("in_features", in_features), ("out_features", out_features)):
             _check_int(name, value, 1)
+        check_allocation("this ensemble layer", members * in_features * out_features)
         if init_std is not None and not init_std > 0:
             raise ValueError(f"init_std must be positive or None, got {init_std!r}")
         self.members, self.in_features, self.out_features = members, in_features, out_features
@@ -101,6 +102,7 @@ class EnsembleBatchNorm(nn.Module):
         super().__init__()
         _check_int("members", members, 1)
         _check_int("features", features, 1)
+        check_allocation("this ensemble batch norm", members * features)
         self.eps, self.momentum = eps, momentum
         self.weight = nn.Parameter(torch.ones(members, 1, features))
         self.bias = nn.Parameter(torch.zeros(members, 1, features))

@@ -71,7 +71,18 @@ def train_discriminator(p_data: GaussianMixture, p_g: GaussianMixture, name: str
 
 def discriminator_logits(D: nn.Module, x: np.ndarray | Tensor) -> np.ndarray:
     """D's logits at the points x [n] as float64 numpy (D(x) = sigmoid of them)."""
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1, 1)
+    if not isinstance(D, nn.Module) or next(D.parameters(), None) is None:
+        raise TypeError(f"D must be a discriminator network (an nn.Module with weights), got {type(D).__name__}")
+    try:
+        x = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=torch.float32).reshape(-1, 1)
+    except (TypeError, ValueError):
+        raise TypeError(f"x must be an array or tensor of points [n], got {type(x).__name__}") from None
+    if not torch.isfinite(x).all():
+        raise ValueError("x contains NaN or inf points")
+    first = next(m for m in D.modules() if isinstance(m, nn.Linear)) if any(isinstance(m, nn.Linear)
+                                                                            for m in D.modules()) else None
+    if first is not None and first.in_features != 1:
+        raise ValueError(f"D must take 1-d points (its first layer has {first.in_features} inputs)")
     with torch.no_grad():
         return D(x.to(next(D.parameters()).device)).double().cpu().numpy()
 

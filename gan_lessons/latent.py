@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .checks import check_int
+from .checks import check_allocation, check_int
 
 __all__ = ["standard_normal_noise", "truncated_noise", "interpolate"]
 
@@ -50,8 +50,14 @@ def truncated_noise(shape: tuple[int, ...] | torch.Size, threshold: float | None
 
 def interpolate(z0: Tensor, z1: Tensor, n: int) -> Tensor:
     """n codes [n, d] on the straight line from z0 to z1 (both [d]), endpoints included."""
+    if not (isinstance(z0, Tensor) and isinstance(z1, Tensor)) or \
+            not (z0.is_floating_point() and z1.is_floating_point()):
+        raise TypeError(f"z0 and z1 must be floating-point tensors [d], got {type(z0).__name__}, {type(z1).__name__}")
+    if not (torch.isfinite(z0).all() and torch.isfinite(z1).all()):
+        raise ValueError("z0 and z1 must be finite (no NaN or inf)")
     if z0.shape != z1.shape or z0.dim() != 1:
         raise ValueError(f"z0 and z1 must be two vectors [d] of one size, got {tuple(z0.shape)}, {tuple(z1.shape)}")
-    check_int("n", n, minimum=2)  # the two endpoints at least
+    check_int("n", n, minimum=2, maximum=10**7)  # the two endpoints at least
+    check_allocation("the interpolation", n * z0.shape[0])
     t = torch.linspace(0, 1, n).unsqueeze(1)  # [n, 1]
     return (1 - t) * z0 + t * z1

@@ -96,8 +96,15 @@ def fetch_file(name: str, sha256: str, folder: str | os.PathLike, mirrors: Seque
     Raises MNISTDownloadError naming the file when no mirror gives the right bytes."""
     import pooch  # imported here: no network library work at import time
 
-    if not mirrors:
-        raise ValueError("mirrors must list at least one base URL, e.g. MIRRORS")
+    if not isinstance(mirrors, (list, tuple)) or not mirrors or not all(isinstance(m, str) for m in mirrors):
+        raise ValueError(f"mirrors must list at least one base URL, e.g. MIRRORS, got {mirrors!r}")
+    for label, value in (("name", name), ("sha256", sha256)):
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{label} must be a non-empty string, got {value!r}")
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a folder path, got {type(folder).__name__}")
+    if not (isinstance(timeout, (int, float)) and timeout > 0 and timeout < float("inf")):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     folder = Path(folder)
     problems = []
     for base in mirrors:
@@ -121,6 +128,8 @@ def fetch_file(name: str, sha256: str, folder: str | os.PathLike, mirrors: Seque
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Parse a (gzipped) IDX file of unsigned bytes: magic 0x0000 08 <ndim>, ndim big-endian int32 sizes,
     then the data. Returns a uint8 array of those sizes; a damaged file raises ValueError naming it."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {type(path).__name__}")
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:

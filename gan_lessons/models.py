@@ -6,7 +6,10 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from .checks import check_int
+from .checks import check_allocation, check_int
+
+MAX_DEPTH = 1000  # hidden layers of one MLP: a bound checked before any layer is built
+MAX_WIDTH = 4096  # widths, codes and classes of the image networks (checked before allocation)
 
 __all__ = ["ACTIVATIONS", "mlp", "MLPGenerator", "MLPDiscriminator", "MLPImageGenerator", "MLPImageDiscriminator",
            "DCGANGenerator", "DCGANDiscriminator", "ConvCritic", "dcgan_init", "without_batchnorm"]
@@ -23,7 +26,9 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 2, activation
     """
     for name, value, low in (("in_dim", in_dim, 1), ("out_dim", out_dim, 1), ("hidden", hidden, 1),
                              ("depth", depth, 0)):
-        check_int(name, value, low)
+        check_int(name, value, low, maximum=MAX_DEPTH if name == "depth" else None)
+    check_allocation("this MLP", in_dim * hidden + hidden * hidden * max(depth - 1, 0) + hidden * out_dim
+                     if depth else in_dim * out_dim)
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(ACTIVATIONS)}")
     if norm not in (None, "batch", "layer"):
@@ -184,7 +189,7 @@ class ConvCritic(nn.Module):
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
-        check_int("width", width, 1)
+        check_int("width", width, 1, maximum=MAX_WIDTH)
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),  # [batch, w, 14, 14]
             nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LayerNorm([2 * width, 7, 7]), nn.LeakyReLU(0.2),
@@ -255,8 +260,7 @@ def _check_labels(labels: object, batch: int, n_classes: int) -> Tensor:
 def _check_sizes(**sizes: object) -> None:
     for name, value in sizes.items():
         value, low = value if isinstance(value, tuple) else (value, 1)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_int(name, value, low, maximum=MAX_WIDTH)
 
 
 # --- BigGAN-style conditioning (chapter "Scaling up") -------------------------------------------------------------

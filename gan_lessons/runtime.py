@@ -17,6 +17,8 @@ from typing import Any, Iterator, Mapping, TypeVar
 import numpy as np
 import torch
 
+from .checks import check_seed
+
 __all__ = [
     "PROFILES",
     "get_device",
@@ -38,6 +40,8 @@ T = TypeVar("T")
 
 def get_device(override: str | None = None) -> torch.device:
     """The device to train on: CUDA > MPS > CPU, or ``override`` / ``GAN_LESSONS_DEVICE`` if given."""
+    if override is not None and not isinstance(override, str):
+        raise TypeError(f"device must be a name such as 'cpu' or 'cuda:0', got {type(override).__name__}")
     name = override or os.environ.get("GAN_LESSONS_DEVICE") or _best_device()
     kind = name.split(":")[0]
     if kind not in _DEVICES:
@@ -51,6 +55,8 @@ def get_device(override: str | None = None) -> torch.device:
 
 def get_profile(name: str | None = None) -> str:
     """The run profile, ``'quick'`` or ``'full'``, from ``name`` or ``GAN_LESSONS_PROFILE`` (default auto)."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"profile must be one of {', '.join(PROFILES)}, got {type(name).__name__}")
     name = (name or os.environ.get("GAN_LESSONS_PROFILE") or "auto").strip().lower()
     if name not in PROFILES:
         raise ValueError(
@@ -135,9 +141,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
     On the CPU, a seeded run gives bit-identical numbers each time.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

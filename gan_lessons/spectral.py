@@ -174,6 +174,10 @@ def ensemble_sigma(weight: Tensor, u: Tensor, update: bool = True) -> Tensor:
     then sigma_m = v^T W_m u with v recomputed from the (new) u and held constant, as spectral_norm does.
     u: [members, out], the persistent right singular vector estimates (a buffer of the layer).
     """
+    if not (isinstance(weight, Tensor) and isinstance(u, Tensor) and weight.dim() == 3 and u.dim() == 2
+            and u.shape == (weight.shape[0], weight.shape[2]) and weight.is_floating_point()):
+        raise ValueError(f"weight must be [members, in, out] and u [members, out] (floating point), got "
+                         f"{tuple(getattr(weight, 'shape', ()))} and {tuple(getattr(u, 'shape', ()))}")
     if update:
         with torch.no_grad():
             v = F.normalize(torch.bmm(weight, u.unsqueeze(2)).squeeze(2), dim=1)  # [members, in]
@@ -186,6 +190,8 @@ def ensemble_sigma(weight: Tensor, u: Tensor, update: bool = True) -> Tensor:
 def ensemble_lipschitz_bounds(model: nn.Module) -> Tensor:
     """prod_l sigma(W_l) per member [members]: :func:`lipschitz_upper_bound` for an ensemble MLP, whose
     layers (``ensemble.EnsembleLinear``) hold one weight per member and expose ``effective_weight()``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an ensemble network (nn.Module), got {type(model).__name__}")
     layers = [m for m in model.modules() if hasattr(m, "effective_weight") and hasattr(m, "members")]
     if not layers:
         raise ValueError(f"{type(model).__name__} has no ensemble linear layer (ensemble.EnsembleLinear)")

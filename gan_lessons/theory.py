@@ -134,7 +134,13 @@ def discrete_value_at_optimum(p: Sequence, q: Sequence) -> tuple[sp.Expr, sp.Exp
     C(G) = sum_i p_i log D*_i + q_i log(1 - D*_i) with D*_i = p_i / (p_i + q_i);
     JSD = 1/2 sum_i p_i log(p_i / m_i) + 1/2 sum_i q_i log(q_i / m_i), m = (p + q)/2; 0 log 0 = 0.
     """
-    p, q = [sp.nsimplify(v) for v in p], [sp.nsimplify(v) for v in q]
+    try:
+        p, q = [sp.nsimplify(v) for v in p], [sp.nsimplify(v) for v in q]
+        finite = all(v.is_real and v.is_finite for v in p + q)
+    except (TypeError, ValueError, AttributeError, sp.SympifyError):
+        finite = False
+    if not finite:
+        raise TypeError(f"p and q must be sequences of finite numbers (e.g. sympy Rationals), got {p!r} and {q!r}")
     if len(p) != len(q) or not p:
         raise ValueError(f"p and q must be non-empty and of equal length, got {len(p)} and {len(q)}")
     if any(v < 0 for v in p + q) or sp.simplify(sum(p) - 1) != 0 or sp.simplify(sum(q) - 1) != 0:

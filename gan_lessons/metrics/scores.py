@@ -260,13 +260,18 @@ def parzen_log_likelihood(centres, x, sigma: float, batch_size: int = 500) -> _n
         raise ValueError(f"centres have {mu.shape[1]} features and x has {x.shape[1]}: they must match")
     if not (isinstance(sigma, (int, float, _np.floating)) and sigma > 0 and _np.isfinite(sigma)):
         raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    check_int("batch_size", batch_size, minimum=1)
     return _parzen(mu, x, [float(sigma)], batch_size)[0]
 
 
 def parzen_select_sigma(centres, validation, sigmas) -> tuple[float, dict[float, float]]:
     """(best sigma, {sigma: mean validation log-likelihood}): the bandwidth that maximises the mean
     :func:`parzen_log_likelihood` of held-out validation data (never the test data)."""
-    sigmas = [float(s) for s in sigmas]
+    try:
+        sigmas = [float(s) for s in sigmas]
+    except (TypeError, ValueError):
+        raise TypeError(f"sigmas must be a list of positive numbers, e.g. numpy.logspace(-1, 0, 10), got "
+                        f"{sigmas!r}") from None
     if not sigmas:
         raise ValueError("give at least one candidate sigma, e.g. numpy.logspace(-1, 0, 10)")
     if not all(s > 0 and _np.isfinite(s) for s in sigmas):
@@ -299,6 +304,7 @@ def classifier_features(images, batch_size: int = 500) -> torch.Tensor:
     them "FID (MNIST-classifier features)", never compare them with Inception-v3 FIDs."""
     from ..classifier import get_classifier
 
+    _check_run_args(images, batch_size)  # before the classifier is loaded (or trained)
     return _run_batched(get_classifier().features, images, batch_size)
 
 
@@ -306,6 +312,7 @@ def classifier_logits(images, batch_size: int = 500) -> torch.Tensor:
     """Logits [n, 10] of the book's MNIST classifier, in batches without gradients (for the Inception Score)."""
     from ..classifier import get_classifier
 
+    _check_run_args(images, batch_size)  # before the classifier is loaded (or trained)
     return _run_batched(get_classifier().forward, images, batch_size)
 
 
@@ -328,6 +335,7 @@ def inception_features(images, batch_size: int = 100) -> torch.Tensor:
     :func:`inception_features_available`). Grey [n, 1, 28, 28] images in [-1, 1] are repeated to 3 channels and
     resized to 299 x 299. Note: torchvision's weights differ slightly from the TF graph used by papers (the
     pytorch-fid port), so even these FIDs are only roughly comparable with published ones."""
+    _check_run_args(images, batch_size)
     if not inception_features_available():
         raise RuntimeError("Inception-v3 weights are not available here (torchvision missing or weights not "
                            "cached); use classifier_features, the book's offline default")
@@ -347,11 +355,24 @@ def inception_features(images, batch_size: int = 100) -> torch.Tensor:
 
 
 def _run_batched(fn, images, batch_size: int) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor) or images.dim() < 2 or images.shape[0] == 0:
-        raise ValueError("images must be a non-empty tensor [n, ...], e.g. [n, 1, 28, 28] in [-1, 1]")
-    check_int("batch_size", batch_size, minimum=1)
+    _check_run_args(images, batch_size)
     with torch.no_grad():
         return torch.cat([fn(images[i:i + batch_size]).float() for i in range(0, images.shape[0], batch_size)])
+
+
+def _check_run_args(images, batch_size: int) -> None:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor [n, 1, 28, 28] in [-1, 1], got {type(images).__name__}")
+    if images.dim() < 2 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty tensor [n, ...], e.g. [n, 1, 28, 28] in [-1, 1], got shape "
+                         f"{tuple(images.shape)}")
+    if not images.is_floating_point() or not torch.isfinite(images).all():
+        raise ValueError(f"images must be floating point and finite (no NaN/inf), got dtype {images.dtype}")
+    low, high = images.min().item(), images.max().item()
+    if low < -1.001 or high > 1.001:
+        raise ValueError(f"images must have pixels in [-1, 1] (the range the feature networks expect), got values "
+                         f"in [{low:.3g}, {high:.3g}]: rescale with x * 2 - 1 from [0, 1], or clamp(-1, 1)")
+    check_int("batch_size", batch_size, minimum=1)
 
 
 def _sla_logsumexp(z: _np.ndarray) -> _np.ndarray:
@@ -378,9 +399,12 @@ def _check_gaussians(mu1, sigma1, mu2, sigma2):
     for name, value, ndim in (("mu1", mu1, 1), ("sigma1", sigma1, 2), ("mu2", mu2, 1), ("sigma2", sigma2, 2)):
         if isinstance(value, torch.Tensor):
             value = value.detach().to("cpu", torch.float64).numpy()
-        value = _np.asarray(value, dtype=_np.float64)
-        if value.ndim != ndim:
-            raise ValueError(f"{name} must be {'a vector [d]' if ndim == 1 else 'a matrix [d, d]'}, "
+        try:
+            value = _np.asarray(value, dtype=_np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a tensor or array of numbers, got {type(value).__name__}") from None
+        if value.ndim != ndim or 0 in value.shape:
+            raise ValueError(f"{name} must be {'a vector [d]' if ndim == 1 else 'a matrix [d, d]'} with d >= 1, "
                              f"got shape {value.shape}")
         if not _np.isfinite(value).all():
             raise ValueError(f"{name} contains NaN or inf values")
@@ -393,7 +417,15 @@ def _check_gaussians(mu1, sigma1, mu2, sigma2):
     for name, s in (("sigma1", sigma1), ("sigma2", sigma2)):
         if not _np.allclose(s, s.T, rtol=1e-8, atol=1e-10 * max(1.0, _np.abs(s).max())):
             raise ValueError(f"{name} is not symmetric: pass a covariance matrix")
+        w = _np.linalg.eigvalsh((s + s.T) / 2)
+        scale = max(float(_np.abs(w).max(initial=0.0)), 1e-300)
+        if w.size and w.min() < -_PSD_TOL * scale:
+            raise ValueError(f"{name} is not positive semi-definite (smallest eigenvalue {w.min():.3g}, largest "
+                             f"{w.max():.3g}): pass a covariance matrix, e.g. from feature_statistics")
     return mu1, sigma1, mu2, sigma2
+
+
+_PSD_TOL = 1e-6  # eigenvalues above -1e-6 * max |eigenvalue| are rounding error of a PSD matrix
 
 
 def _psd_factor(sigma1: _np.ndarray, sigma2: _np.ndarray) -> tuple[_np.ndarray, _np.ndarray]:
