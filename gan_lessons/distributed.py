@@ -40,10 +40,12 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import train
+from .checks import check_int
+from .models import MAX_WIDTH
 
-__all__ = ["ShardedSampler", "DistributedGANTrainer", "CrossReplicaBatchNorm", "sync_batchnorm",
-           "combine_batch_statistics", "launch", "weight_difference",
-           "init_distributed", "rank_and_world", "unwrap", "main"]
+__all__ = ["DistributedSetupError", "ShardedSampler", "DistributedGANTrainer", "CrossReplicaBatchNorm",
+           "sync_batchnorm", "combine_batch_statistics", "launch", "weight_difference", "init_distributed",
+           "rank_and_world", "unwrap", "main"]
 
 Sampler = Callable[[int, torch.Generator], Any]
 
@@ -91,7 +93,7 @@ class DistributedGANTrainer(train.GANTrainer):
                  noise_sampler: Sampler | None = None, objective: train.Objective | None = None,
                  device: str | torch.device | None = None, sync_batchnorm: bool = True) -> None:
         if not dist.is_available() or not dist.is_initialized():
-            raise RuntimeError("no torch.distributed process group: call distributed.init_distributed() in "
+            raise DistributedSetupError("no torch.distributed process group: call distributed.init_distributed() in "
                                "each process (launched by torchrun --nproc_per_node=N) first")
         config = train.TrainConfig() if config is None else config
         rank, world = rank_and_world()
@@ -140,6 +142,10 @@ class DistributedGANTrainer(train.GANTrainer):
         return self
 
 
+class DistributedSetupError(RuntimeError):
+    """The process group is missing or a launch failed: the message says what to run instead."""
+
+
 class CrossReplicaBatchNorm(nn.modules.batchnorm._BatchNorm):
     """Batch norm over the global batch of all processes, for any device (PyTorch's ``nn.SyncBatchNorm``
     accepts GPU tensors only). For channel c, with N = sum_r n_r values over processes r and positions i::
@@ -152,6 +158,10 @@ class CrossReplicaBatchNorm(nn.modules.batchnorm._BatchNorm):
     ``nn.BatchNorm`` (unbiased variance). In eval mode, or outside a process group of >= 2 processes, it is
     plain batch norm.
     """
+
+    def __init__(self, num_features: int, *args: Any, **kwargs: Any) -> None:
+        check_int("num_features", num_features, minimum=1, maximum=MAX_WIDTH)
+        super().__init__(num_features, *args, **kwargs)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.dim() < 2:
@@ -224,7 +234,7 @@ def init_distributed(backend: str | None = None, timeout_s: float = 120.0) -> tu
     """
     missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
     if missing:
-        raise RuntimeError(f"not launched by torchrun ({', '.join(missing)} unset): run "
+        raise DistributedSetupError(f"not launched by torchrun ({', '.join(missing)} unset): run "
                            "torchrun --nproc_per_node=N -m gan_lessons ddp ... (or set them yourself)")
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     if backend not in ("gloo", "nccl"):
@@ -258,9 +268,8 @@ def launch(argv: list[str], nproc: int = 2, timeout_s: float = 600.0) -> dict:
     timeout_s bounds the whole launch, so nothing can hang."""
     import subprocess
 
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
-    if not all(isinstance(a, str) for a in argv):
+    check_int("nproc", nproc, minimum=1, maximum=1024)  # processes on this machine: one per GPU or per core
+    if not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a list of strings, e.g. ['--steps', '5']")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "gan_lessons", "ddp", *argv]
@@ -270,7 +279,7 @@ def launch(argv: list[str], nproc: int = 2, timeout_s: float = 600.0) -> dict:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                           env={**env, "GAN_LESSONS_PROGRESS": "0"})
     if done.returncode != 0:
-        raise RuntimeError(f"torchrun with {nproc} processes failed (exit {done.returncode}):\n"
+        raise DistributedSetupError(f"torchrun with {nproc} processes failed (exit {done.returncode}):\n"
                            f"{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -278,8 +287,7 @@ def launch(argv: list[str], nproc: int = 2, timeout_s: float = 600.0) -> dict:
 def weight_difference(a: str | os.PathLike | dict, b: str | os.PathLike | dict) -> float:
     """max over the float tensors t of G and D of  ||t_a - t_b|| / ||t_b||  for two checkpoints (paths or
     loaded state dicts) of the same models: 0 for identical weights."""
-    a, b = (torch.load(x, map_location="cpu", weights_only=True) if not isinstance(x, dict) else x
-            for x in (a, b))
+    a, b = (_state(x) for x in (a, b))
     worst = 0.0
     for net in ("G", "D"):
         if a[net].keys() != b[net].keys():
@@ -289,6 +297,21 @@ def weight_difference(a: str | os.PathLike | dict, b: str | os.PathLike | dict) 
                 diff = (a[net][key].float() - ref.float()).norm() / ref.float().norm().clamp_min(1e-12)
                 worst = max(worst, float(diff))
     return worst
+
+
+def _state(x: str | os.PathLike | dict) -> dict:
+    if isinstance(x, dict):
+        state = x
+    elif isinstance(x, (str, os.PathLike)) and Path(x).is_file():
+        try:
+            state = torch.load(x, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ValueError(f"{x} is not a readable checkpoint ({type(err).__name__})") from None
+    else:
+        raise FileNotFoundError(f"no checkpoint at {x!r}: pass a checkpoint path or a loaded state dict")
+    if not isinstance(state, dict) or not all(isinstance(state.get(k), dict) for k in ("G", "D")):
+        raise ValueError("a checkpoint must hold the weights of G and D (written by GANTrainer.save)")
+    return state
 
 
 # --- the command line: python -m gan_lessons ddp ------------------------------------------------------------

@@ -301,9 +301,14 @@ def generator_arrows(objective: train.Objective, D: torch.nn.Module, fakes: Tens
 
     D's weights get no gradient. Returns [n, dim], detached.
     """
-    if not isinstance(fakes, Tensor) or fakes.dim() != 2 or fakes.shape[0] == 0:
-        raise ValueError(f"fakes must be a tensor [n, dim] with n >= 1, got "
-                         f"{tuple(fakes.shape) if isinstance(fakes, Tensor) else type(fakes).__name__}")
+    if not isinstance(objective, objectives.Objective):
+        raise TypeError(f"objective must be an objectives.Objective, got {type(objective).__name__}")
+    if not isinstance(D, torch.nn.Module):
+        raise TypeError(f"D must be a torch.nn.Module, got {type(D).__name__}")
+    for name, t in (("fakes", fakes), ("real", real)):
+        if not isinstance(t, Tensor) or t.dim() != 2 or t.shape[0] == 0 or not t.is_floating_point():
+            raise ValueError(f"{name} must be a float tensor [n, dim] with n >= 1, got "
+                             f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
     x = fakes.detach().clone().requires_grad_(True)
     D.requires_grad_(False)
     try:
