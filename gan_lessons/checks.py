@@ -17,7 +17,8 @@ SEED_LIMIT = 2**64  # torch.manual_seed takes seeds in [0, 2**64)
 def check_int(name: str, value: object, minimum: int = 0, maximum: int | None = None) -> int:
     """``value`` must be an int (not a bool) >= ``minimum`` (and <= ``maximum`` if given); returns it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        kind = {0: " (a non-negative integer)", 1: " (a positive integer)"}.get(minimum, "")
+        raise ValueError(f"{name} must be an integer >= {minimum}{kind}, got {value!r}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be an integer <= {maximum:,} (a bound checked before anything is "
                          f"allocated), got {value!r}")

@@ -74,7 +74,7 @@ def train_toys(objective: str = "wgan-gp", profile: str = "quick", seed: int = 0
     b = budget(profile)
     seeds = b.ring_seeds if ring_seeds is None else ring_seeds
     steps = b.toy_steps if steps is None else steps
-    check_int("seeds", seeds, minimum=1)
+    check_int("ring_seeds", seeds, minimum=1)
     names = ["8 Gaussians"] * seeds + ["25 Gaussians", "swiss roll"]
     rng = seed_everything(seed)
     net = collapse.NetSpec(g_hidden=128, g_depth=3, d_hidden=128, d_depth=3, d_activation="relu")
