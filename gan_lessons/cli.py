@@ -47,7 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         from .student import main as student_main
 
         return student_main(rest)
-    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition "
+    if command == "sync-notebooks":
+        from .nbgrader_meta import main as sync_main
+
+        return sync_main(rest)
+    if command == "nbgrader-config":
+        from .nbgrader_meta import config_main
+
+        return config_main(rest)
+    if command == "grade":
+        from .grade import main as grade_main
+
+        return grade_main(rest)
+    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition, sync-notebooks, "
+          "nbgrader-config, grade "
           "(see python -m gan_lessons --help)", file=sys.stderr)
     return 2
 
@@ -88,4 +101,7 @@ def _print_help() -> None:
     print(__doc__.strip())
     print("\nCommands:\n  run NAME     run a chapter's headline experiment, print JSON\n"
           "  list         list the experiments\n"
-          "  student-edition OUT_DIR   write the student notebooks (solutions removed)")
+          "  student-edition OUT_DIR   write the student notebooks (solutions removed)\n"
+          "  sync-notebooks [--check]  write the notebooks' nbgrader metadata and Colab cell\n"
+          "  nbgrader-config           print the nbgrader_config.py of a course\n"
+          "  grade SUBMISSIONS --out grades.csv   grade submitted notebooks with the installed checks")
