@@ -264,3 +264,35 @@ def _short(value: Any) -> str:
         return np.array2string(value, precision=4, threshold=6)
     text = repr(value)
     return text if len(text) < 80 else text[:77] + "..."
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as data that ``torch.load(..., weights_only=True)`` reads back: tensors, numbers, strings and
+    containers as they are, numpy arrays and scalars wrapped, anything else as its type name and repr."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(obj).copy())}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(o) for o in obj) if type(obj) in (list, tuple) else [_plain(o) for o in obj]
+    if isinstance(obj, dict) and all(isinstance(k, str) for k in obj):
+        return {k: _plain(v) for k, v in obj.items()}
+    return {"__other__": type(obj).__name__, "repr": _short(obj)}
+
+
+def _unplain(obj: Any) -> Any:
+    """The inverse of :func:`_plain` (an object of another type comes back as a stand-in with its repr)."""
+    if isinstance(obj, dict):
+        if set(obj) == {"__ndarray__"}:
+            return obj["__ndarray__"].numpy()
+        if set(obj) == {"__other__", "repr"}:
+            stand_in = type(str(obj["__other__"]), (), {"__repr__": lambda self, r=str(obj["repr"]): r})
+            return stand_in()
+        return {k: _unplain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_unplain(o) for o in obj)
+    return obj
