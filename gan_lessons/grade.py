@@ -36,6 +36,7 @@ from typing import Any
 import nbformat
 
 from . import student
+from .student import _src
 
 __all__ = ["POINTS", "DEFAULT_TIMEOUT_S", "FIELDS", "Exercise", "GradeError", "exercises_of", "grade_notebook",
            "grade_folder", "write_csv", "main"]
@@ -308,8 +309,3 @@ def _row(name: str, notebook: str, exercise: str, check: str, points: int, max_p
          detail: str) -> dict:
     return {"student": name, "notebook": notebook, "exercise": exercise, "check": check, "points": points,
             "max_points": max_points, "status": status, "detail": detail}
-
-
-def _src(cell: Any) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
