@@ -333,6 +333,8 @@ def check_exercises(teacher: nbformat.NotebookNode, pupil: nbformat.NotebookNode
                                                  allow_errors=False)
             break
         except CellExecutionError as err:
+            if getattr(err, "ename", "") == "CheckFailed":
+                pytest.fail(f"{name}: the teacher's solutions fail their checks: {err.evalue}")
             if whole:
                 pytest.fail(f"{name}: the teacher notebook's exercises fail to run:\n{str(err)[-3000:]}")
     assert len(results) >= n_checks, f"{name}: {n_checks} check cells but only {len(results)} checks ran"
