@@ -100,8 +100,10 @@ def nbgrader_config() -> str:
             "(written by `python -m gan_lessons nbgrader-config`).\n"
             "c = get_config()  # noqa: F821 - provided by nbgrader\n"
             f"c.ClearSolutions.code_stub = {{'python': {stub!r}}}\n"
-            "# The chapters train small models: give a cell up to 15 minutes when grading.\n"
-            "c.ExecutePreprocessor.timeout = 900\n")
+            "# The chapters train small models: give a cell up to 15 minutes when grading, and a busy machine\n"
+            "# 2 minutes (nbclient's default is 4 s) to deliver a cell's output after the cell has finished.\n"
+            "c.ExecutePreprocessor.timeout = 900\n"
+            "c.ExecutePreprocessor.iopub_timeout = 120\n")
 
 
 def synced_notebook(nb: nbformat.NotebookNode, root: str | Path, where: str = "notebook"
