@@ -60,7 +60,20 @@ def main(argv: list[str] | None = None) -> int:
         from .distributed import main as ddp_main
 
         return ddp_main(rest)
-    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition, ddp "
+    if command == "sync-notebooks":
+        from .nbgrader_meta import main as sync_main
+
+        return sync_main(rest)
+    if command == "nbgrader-config":
+        from .nbgrader_meta import config_main
+
+        return config_main(rest)
+    if command == "grade":
+        from .grade import main as grade_main
+
+        return grade_main(rest)
+    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition, ddp, sync-notebooks, "
+          "nbgrader-config, grade "
           "(see python -m gan_lessons --help)", file=sys.stderr)
     return 2
 
@@ -131,4 +144,7 @@ def _print_help() -> None:
     print("\nCommands:\n  run NAME     run a chapter's headline experiment, print JSON\n"
           "  list         list the experiments\n"
           "  student-edition OUT_DIR   write the student notebooks (solutions removed)\n"
-          "  ddp [options]   data-parallel DCGAN training; under torchrun --nproc_per_node=N")
+          "  ddp [options]   data-parallel DCGAN training; under torchrun --nproc_per_node=N\n"
+          "  sync-notebooks [--check]  write the notebooks' nbgrader metadata and Colab cell\n"
+          "  nbgrader-config           print the nbgrader_config.py of a course\n"
+          "  grade SUBMISSIONS --out grades.csv   grade submitted notebooks with the installed checks")

@@ -1,6 +1,16 @@
-"""The instructor guide (issue 9): in the toc, and its ``{include-if-exists}`` of the measured chapter times."""
+"""The instructor guide (issue 9): in the toc, and its ``{include-if-exists}`` of the measured chapter times.
+
+Issue 19: the guide's grading commands run verbatim. Its nbgrader block (validate, generate_assignment) and its
+autograde block run on chapter 3 with three submissions: the teacher solutions get full marks on every
+autograded cell, the untouched release and a release that prints ``passed - `` get zero; its
+``python -m gan_lessons grade`` command grades the same folder the same way.
+"""
 from __future__ import annotations
 
+import csv
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +31,9 @@ def test_guide_is_in_the_toc_under_for_instructors_before_references():
 def test_guide_covers_build_gpu_student_edition_grading_and_times():
     text = (ROOT / "book" / "instructors.md").read_text()
     for needle in ("make book", "GAN_LESSONS_PROFILE=full", "python -m gan_lessons student-edition",
-                   "### BEGIN SOLUTION", "passed - ", "python benchmarks/chapter_times.py",
+                   "### BEGIN SOLUTION", "passed - ", "not yet - ", "python benchmarks/chapter_times.py",
+                   "python -m gan_lessons sync-notebooks", "nbgrader autograde", "repository.url",
+                   "python -m gan_lessons grade submitted/ --out grades.csv",
                    "```{include-if-exists} ../_build/chapter_times.md ../benchmarks/chapter_times.md"):
         assert needle in text, needle
 
@@ -63,3 +75,64 @@ def test_include_if_exists(tmp_path, exists):
         assert "<table" in page and "12.5" in page and "Not measured yet" not in page
     else:
         assert "Not measured yet" in page and "<table" not in page
+
+
+GUIDE = (ROOT / "book" / "instructors.md").read_text()
+BASH = re.findall(r"```bash\n(.*?)```", GUIDE, flags=re.S)
+
+
+def guide_block(needle: str) -> str:
+    blocks = [b for b in BASH if needle in b]
+    assert len(blocks) == 1, f"the guide must have one bash block with {needle!r}, found {len(blocks)}"
+    return blocks[0]
+
+
+def run_bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", GAN_LESSONS_PROGRESS="0")
+    env.setdefault("GAN_LESSONS_PROFILE", "quick")
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, f"the guide's commands failed:\n{script}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def test_guide_grading_commands_run_verbatim(tmp_path):
+    from test_nbgrader import cheat
+
+    (tmp_path / "book").symlink_to(ROOT / "book")  # the guide's commands run from the repository root
+    release_block = guide_block("nbgrader generate_assignment")
+    proc = run_bash(release_block, tmp_path)
+    assert "Success! Your notebook passes all the tests." in proc.stdout + proc.stderr
+    course, name = tmp_path / "course", "03_divergences.ipynb"
+    release = course / "release" / "ch03" / name
+    for who in ("teacher", "untouched", "cheater"):
+        (course / "submitted" / who / "ch03").mkdir(parents=True)
+    shutil.copy(ROOT / "book" / name, course / "submitted" / "teacher" / "ch03" / name)
+    shutil.copy(release, course / "submitted" / "untouched" / "ch03" / name)
+    import nbformat
+
+    nbformat.write(cheat(release), course / "submitted" / "cheater" / "ch03" / name)
+    run_bash(guide_block("nbgrader autograde"), course)
+    from nbgrader.api import Gradebook
+
+    n_checks = sum(c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("-check")
+                   for c in nbformat.read(ROOT / "book" / name, as_version=4).cells)
+    assert n_checks >= 2
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for who, full in (("teacher", True), ("untouched", False), ("cheater", False)):
+            nb = gb.find_submission_notebook(Path(name).stem, "ch03", who)
+            checks = [g for g in nb.grades if g.name.endswith("-check")]
+            assert len(checks) == n_checks
+            for g in checks:
+                assert g.auto_score == (g.max_score if full else 0), (who, g.name, g.auto_score)
+    assert (course / "grades.csv").is_file(), "nbgrader export wrote no grades.csv"
+
+    # our grader, on the same submissions (the untouched one is left out: test_grade.py covers zero marks)
+    shutil.rmtree(course / "submitted" / "untouched")
+    run_bash(guide_block("python -m gan_lessons grade"), course)
+    with open(course / "grades.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["student"] for r in rows} == {"teacher", "cheater"} and len(rows) == 2 * n_checks, rows
+    for r in rows:
+        assert r["status"] == ("passed" if r["student"] == "teacher" else "failed"), r

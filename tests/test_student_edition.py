@@ -3,8 +3,9 @@
 * ``python -m gan_lessons student-edition`` works on every notebook in ``_toc.yml``, and on small notebooks built
   here: solution code becomes ``raise NotImplementedError``, prose solutions go, check cells stay.
 * No solution code survives in the student edition.
-* Run in a kernel, every check rejects the student stub with a friendly message (no traceback escapes the check),
-  and the teacher's solutions pass every check.
+* Run in a kernel, every check rejects the student stub by raising ``CheckFailed`` (so nbgrader counts the cell as
+  failed), shown as one line ``not yet - <hint>`` without a traceback, and the teacher's solutions pass every
+  check, which prints its verdict exactly once, in ASCII.
 * Every ``check_*`` in ``gan_lessons.exercises`` rejects wrong implementations with a hint: generic ones
   (constants, None, the stub, not a function, the reference itself) and each chapter module's own
   ``WRONG_IMPLEMENTATIONS = {"check_name": [fn, ...]}``.
@@ -27,6 +28,7 @@ import pytest
 import torch
 
 from gan_lessons import student
+from gan_lessons.exercises import CheckFailed
 from gan_lessons.student import BEGIN, END, StudentEditionError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,7 +262,8 @@ def _gl_wrap(fn, name):
             result = fn(*args, **kwargs)
         except BaseException as err:
             if _GL_DEPTH[0] == 1:
-                _GL_RESULTS.append({"check": name, "passed": False, "raised": f"{type(err).__name__}: {err}"})
+                _GL_RESULTS.append({"check": name, "passed": False, "raised": type(err).__name__,
+                                    "message": str(err)})
             raise
         finally:
             _GL_DEPTH[0] -= 1
@@ -326,9 +329,12 @@ def check_exercises(teacher: nbformat.NotebookNode, pupil: nbformat.NotebookNode
     for whole in (False, True):  # fast: set-up + exercises; if they need more of the chapter, all of it
         chosen = exercise_cells(teacher, whole)
         try:
-            results, _ = run_cells([teacher.cells[i].source for i in chosen], folder, allow_errors=False)
+            results, teacher_outputs = run_cells([teacher.cells[i].source for i in chosen], folder,
+                                                 allow_errors=False)
             break
         except CellExecutionError as err:
+            if getattr(err, "ename", "") == "CheckFailed":
+                pytest.fail(f"{name}: the teacher's solutions fail their checks: {err.evalue}")
             if whole:
                 pytest.fail(f"{name}: the teacher notebook's exercises fail to run:\n{str(err)[-3000:]}")
     assert len(results) >= n_checks, f"{name}: {n_checks} check cells but only {len(results)} checks ran"
@@ -343,16 +349,27 @@ def check_exercises(teacher: nbformat.NotebookNode, pupil: nbformat.NotebookNode
             if out.output_type != "error":
                 continue
             if student.is_check_cell(src):
-                pytest.fail(f"{name}: the check cell\n{src}\nraised {out.ename}: {out.evalue} on the student "
-                            "stub instead of printing a hint (keep the markers inside the function body)")
+                if out.ename != "CheckFailed":
+                    pytest.fail(f"{name}: the check cell\n{src}\nraised {out.ename}: {out.evalue} on the student "
+                                "stub instead of a hint (keep the markers inside the function body)")
+                assert out.traceback == [f"not yet - {out.evalue}"], \
+                    f"{name}: a failed check must show one line 'not yet - <hint>', not {out.traceback}"
+                continue
             assert out.ename == "NotImplementedError", f"{name}: the student edition raised {out.ename}: " \
                                                        f"{out.evalue} in\n{src}"
     assert len(pupil_results) == len(results), \
         f"{name}: {len(results)} checks ran on the solutions but {len(pupil_results)} on the student stubs"
     for r in pupil_results:
-        assert r["raised"] is None, f"{name}: {r['check']} raised {r['raised']} on the stub instead of a hint"
+        assert r["raised"] == "CheckFailed", f"{name}: {r['check']} raised {r['raised']} on the stub, not a hint"
         assert not r["passed"], f"{name}: {r['check']} passed the student stub"
         assert len(r["message"]) > 20 and "Traceback" not in r["message"], r
+    for src, outs in zip([teacher.cells[i].source for i in chosen], teacher_outputs):
+        if student.is_check_cell(src):
+            text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")
+            assert not [o for o in outs if o.output_type in ("execute_result", "display_data")], \
+                f"{name}: {src} shows its result a second time after printing it"
+            assert text.count("passed - ") == 1 and text.isascii(), \
+                f"{name}: {src} must print its verdict once, in ASCII (the book's fonts), got {text!r}"
 
 
 def test_exercise_runner_on_the_demo(tmp_path):
@@ -367,7 +384,7 @@ def test_exercise_runner_on_the_demo(tmp_path):
     top_level.cells[5].source = ("### BEGIN SOLUTION\ndef value_function(d_real, d_fake):\n"
                                  "    return torch.log(d_real).mean() + torch.log1p(-d_fake).mean()\n"
                                  "### END SOLUTION")
-    with pytest.raises(pytest.fail.Exception, match="instead of printing a hint"):
+    with pytest.raises(pytest.fail.Exception, match="instead of a hint"):
         check_exercises(top_level, student.student_notebook(top_level), tmp_path, "top-level")
 
 
@@ -423,21 +440,26 @@ def _wrong_cases() -> list:
 
 
 def _run_check(check_name: str, candidate: Any, capsys) -> Any:
+    """(result, what the check printed, the one line Jupyter shows for its CheckFailed or None)."""
     check = getattr(importlib.import_module("gan_lessons.exercises"), check_name, None) or CHECKS[check_name][0]
     try:
-        result = check(candidate)
-    except Exception as err:  # noqa: BLE001 - a check must never raise at the student
-        pytest.fail(f"{check_name} raised {type(err).__name__}: {err} instead of returning a hint")
+        result, shown = check(candidate), None
+    except CheckFailed as err:
+        result, shown = err.result, err._render_traceback_()
+        assert str(err) == result.message, f"{check_name}: the exception's message must be the hint"
+    except Exception as err:  # noqa: BLE001 - a check raises CheckFailed with a hint, nothing else
+        pytest.fail(f"{check_name} raised {type(err).__name__}: {err} instead of CheckFailed with a hint")
     printed = capsys.readouterr().out
-    return result, printed
+    return result, printed, shown
 
 
-def _assert_rejected(check_name: str, result: Any, printed: str) -> None:
+def _assert_rejected(check_name: str, result: Any, printed: str, shown: list[str] | None) -> None:
     assert result is not None and not bool(result), f"{check_name} accepted a wrong implementation: {result}"
     message = str(getattr(result, "message", result))
     assert len(message) > 20, f"{check_name}: the hint is too short to help: {message!r}"
-    assert "Traceback" not in printed and message.split(": ", 1)[-1][:30] in printed, \
-        f"{check_name}: the hint was not printed for the student: {printed!r}"
+    assert shown == [f"not yet - {message}"] and message.isascii(), \
+        f"{check_name}: Jupyter must show the hint as one ASCII line 'not yet - <hint>', got {shown!r}"
+    assert printed == "", f"{check_name}: a failing check shows its verdict once (as the error), printed {printed!r}"
 
 
 def test_checks_exist():
@@ -446,14 +468,12 @@ def test_checks_exist():
 
 @pytest.mark.parametrize("check_name, wrong", _wrong_cases())
 def test_check_rejects_wrong_implementation(check_name, wrong, capsys):
-    result, printed = _run_check(check_name, wrong, capsys)
-    _assert_rejected(check_name, result, printed)
+    _assert_rejected(check_name, *_run_check(check_name, wrong, capsys))
 
 
 @pytest.mark.parametrize("check_name", list(CHECKS))
 def test_check_rejects_a_value_instead_of_a_function(check_name, capsys):
-    result, printed = _run_check(check_name, 0.5, capsys)
-    _assert_rejected(check_name, result, printed)
+    _assert_rejected(check_name, *_run_check(check_name, 0.5, capsys))
 
 
 @pytest.mark.parametrize("check_name", list(CHECKS))
@@ -469,7 +489,8 @@ def test_check_cannot_be_passed_with_the_reference(check_name, capsys, monkeypat
         return original(student_fn, reference_fn, *args, **kwargs)
 
     monkeypatch.setattr(module, "check_function", spy, raising=False)
-    check(GENERIC_WRONG["the student stub (raises NotImplementedError)"])
+    with pytest.raises(CheckFailed):
+        check(GENERIC_WRONG["the student stub (raises NotImplementedError)"])
     capsys.readouterr()
     monkeypatch.undo()
     if not seen:
@@ -478,8 +499,30 @@ def test_check_cannot_be_passed_with_the_reference(check_name, capsys, monkeypat
     for how, candidate in (("handing in the reference itself", reference),
                            ("a function that calls the reference, imported by name before the check",
                             lambda *a, **k: reference(*a, **k))):
-        result, printed = _run_check(check_name, candidate, capsys)
+        result, printed, shown = _run_check(check_name, candidate, capsys)
         assert result is not None and not bool(result), (
             f"{check_name} is passed by {how}: blocking the module attribute (check_function's `blocked`) does "
             "not stop a function object the student already holds; block the function object itself")
-        _assert_rejected(check_name, result, printed)
+        _assert_rejected(check_name, result, printed, shown)
+
+
+@pytest.mark.parametrize("check_name", list(CHECKS))
+def test_check_spec_matches_the_check(check_name):
+    """spec_of gives the cases and reference the check uses (the grader compares with them)."""
+    from gan_lessons.exercises import spec_of
+
+    spec = spec_of(CHECKS[check_name][0])
+    assert spec.cases and callable(spec.reference_fn) and spec.name
+    with pytest.raises(TypeError, match="check function"):
+        spec_of(3)
+
+
+def test_passing_check_prints_its_verdict_once_and_displays_nothing_more(capsys):
+    from IPython.core.formatters import DisplayFormatter
+
+    result = CHECKS["check_value_function"][0](
+        lambda d_real, d_fake: torch.log(d_real).mean() + torch.log1p(-d_fake).mean())
+    printed = capsys.readouterr().out
+    assert printed == f"passed - {result.message}\n" and printed.isascii()
+    assert bool(result) and DisplayFormatter().format(result) == ({}, {}), \
+        "the returned result must not show the verdict a second time in Jupyter"

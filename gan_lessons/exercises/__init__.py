@@ -1,11 +1,15 @@
 """Automatic checks for the book's coding exercises.
 
-Each ``check_*`` function runs a student's function on fixed inputs and edge cases, compares it with the
-reference implementation, and prints ``passed`` or a specific hint (which input, what was expected, what
-came back). It never raises an assertion traceback at the student, and it cannot be passed by returning a
-constant (the cases differ) or by calling the reference (the reference is blocked during the check).
+Each ``check_*`` function runs a student's function on fixed inputs and edge cases and compares it with the
+reference implementation. When every case passes it prints ``passed - ...`` once and returns a true
+:class:`CheckResult`. Otherwise it raises :class:`CheckFailed` (an ``AssertionError``) whose message is a
+specific hint (which input, what was expected, what came back): nbgrader and test runners count the cell as
+failed, and Jupyter shows the one line ``not yet - <hint>`` instead of a traceback. A check cannot be passed by
+returning a constant (the cases differ) or by calling the reference (it is blocked during the check);
+``spec_of(check)`` gives its cases and reference, which ``python -m gan_lessons grade`` uses to compare outside
+the student's kernel.
 """
-from ._core import CheckResult, Case, check_function
+from ._core import CheckFailed, CheckResult, CheckSpec, Case, check_function, spec_of
 from .minimax import check_modified_generator_loss, check_value_function
 from .fid import check_frechet_distance, check_mmd2_unbiased
 from .dcgan import check_feature_matching_loss, check_interpolate
@@ -15,7 +19,7 @@ from .theory import check_js_divergence, check_kl_gaussians, check_optimal_discr
 from .wgan import check_critic_loss, check_gradient_penalty
 from .scaling import check_global_variance
 
-__all__ = ["CheckResult", "Case", "check_function", "check_modified_generator_loss", "check_value_function"]
+__all__ = ["CheckFailed", "CheckResult", "CheckSpec", "Case", "check_function", "spec_of", "check_modified_generator_loss", "check_value_function"]
 __all__ += ["check_frechet_distance", "check_mmd2_unbiased"]
 __all__ += ["check_feature_matching_loss", "check_interpolate"]
 __all__ += ["check_hinge_discriminator_loss", "check_power_iteration"]

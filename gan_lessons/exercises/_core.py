@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -9,7 +10,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["Case", "CheckResult", "check_function"]
+__all__ = ["Case", "CheckResult", "CheckFailed", "CheckSpec", "check_function", "spec_of", "run_case", "judge",
+           "PASSED", "FAILED"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,10 @@ class Case:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What a check found. ``bool(result)`` is True when every case passed."""
+    """What a check found. ``bool(result)`` is True when every case passed.
+
+    A check prints its verdict itself (once); in Jupyter the returned object therefore shows nothing more.
+    """
 
     name: str
     passed: bool
@@ -32,50 +37,138 @@ class CheckResult:
     def __bool__(self) -> bool:
         return self.passed
 
-    def _repr_markdown_(self) -> str:  # shown as the cell's result in Jupyter
-        return ("✅ " if self.passed else "❌ ") + self.message
+    def _ipython_display_(self) -> None:  # the verdict was printed already: do not show it a second time
+        pass
 
     def __str__(self) -> str:
         return self.message
+
+
+class CheckFailed(AssertionError):
+    """Raised by a check whose student function is wrong; the message is the hint.
+
+    An ``AssertionError``, so nbgrader (and any test runner) counts the check cell as failed. In IPython and
+    Jupyter it is shown as the one line ``not yet - <hint>`` instead of a traceback (``_render_traceback_``).
+    """
+
+    def __init__(self, result: CheckResult):
+        super().__init__(result.message)
+        self.result = result
+
+    def _render_traceback_(self) -> list[str]:
+        return [FAILED + self.result.message]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Everything a check compares: the reference, the cases, the blocked names and the tolerances.
+
+    ``spec_of(check)`` returns it, so a grader can compute the expected values in its own process.
+    """
+
+    name: str
+    reference_fn: Callable
+    cases: tuple
+    blocked: tuple = ()
+    atol: float = 1e-5
+    rtol: float = 1e-4
+
+
+PASSED = "passed - "
+FAILED = "not yet - "
 
 
 class _BlockedReference(Exception):
     pass
 
 
+class _SpecCaptured(Exception):
+    def __init__(self, spec: CheckSpec):
+        super().__init__(spec.name)
+        self.spec = spec
+
+
+_CAPTURE = contextvars.ContextVar("gan_lessons_capture_spec", default=False)
+
+
+def spec_of(check: Callable) -> CheckSpec:
+    """The :class:`CheckSpec` of a ``check_*`` function (without running any student code)."""
+    if not callable(check):
+        raise TypeError(f"spec_of expects a check function such as exercises.check_value_function, "
+                        f"got {type(check).__name__}")
+    token = _CAPTURE.set(True)
+    try:
+        check(None)
+    except _SpecCaptured as captured:
+        return captured.spec
+    finally:
+        _CAPTURE.reset(token)
+    raise ValueError(f"{getattr(check, '__name__', check)} does not use exercises.check_function, so it has "
+                     "no spec to read")
+
+
 def check_function(student_fn: Callable, reference_fn: Callable, cases: Sequence[Case], *, name: str,
                    blocked: Sequence[str] = (), atol: float = 1e-5, rtol: float = 1e-4,
-                   verbose: bool = True) -> CheckResult:
-    """Compare ``student_fn`` with ``reference_fn`` on every case; print and return a :class:`CheckResult`.
+                   verbose: bool = True, raise_on_failure: bool = True) -> CheckResult:
+    """Compare ``student_fn`` with ``reference_fn`` on every case (``allclose(got, expected, atol, rtol)``).
 
+    On success it prints ``passed - <name>: passed (<n> cases).`` once and returns a true
+    :class:`CheckResult`. On the first failing case it raises :class:`CheckFailed` with the hint (which
+    input, what was expected, what came back), shown in Jupyter as one line ``not yet - <hint>``; with
+    ``raise_on_failure=False`` it prints that line and returns a false result instead.
     blocked: dotted names ("gan_lessons.losses.modified_generator_loss") that the student must not call;
     they raise inside the check, and the hint says so.
     """
+    spec = CheckSpec(name, reference_fn, tuple(cases), tuple(blocked), atol, rtol)
+    if _CAPTURE.get():
+        raise _SpecCaptured(spec)
+    if not cases:
+        raise ValueError(f"{name}: a check needs at least one case")
     if not callable(student_fn):
         result = CheckResult(name, False, f"{name}: expected a function, got {type(student_fn).__name__}. "
                                           "Pass the function itself, without calling it: check(my_fn).")
-        return _report(result, verbose)
-    for case in cases:
+        return _report(result, verbose, raise_on_failure)
+    for case in spec.cases:
         expected = reference_fn(*_clone(case.args), **_clone(case.kwargs))
-        try:
-            with _blocking(blocked), _holding_blocked(reference_fn):
-                got = student_fn(*_clone(case.args), **_clone(case.kwargs))
-        except _BlockedReference as err:
-            return _report(CheckResult(name, False, f"{name}: your function called {err}, the very function "
-                                                    "this exercise asks you to write. Implement it yourself."),
-                           verbose)
-        except Exception as err:  # the student's code raised: tell them where
-            return _report(CheckResult(name, False, f"{name}: on {case.description}, your function raised "
-                                                    f"{type(err).__name__}: {err}"), verbose)
-        problem = _compare(expected, got, atol, rtol)
+        outcome = run_case(spec, student_fn, case)
+        problem = judge(spec, case, expected, outcome)
         if problem:
-            return _report(CheckResult(name, False, f"{name}: on {case.description}, {problem}"), verbose)
-    return _report(CheckResult(name, True, f"{name}: passed ({len(cases)} cases)."), verbose)
+            return _report(CheckResult(name, False, problem), verbose, raise_on_failure)
+    return _report(CheckResult(name, True, f"{name}: passed ({len(spec.cases)} cases)."), verbose,
+                   raise_on_failure)
 
 
-def _report(result: CheckResult, verbose: bool) -> CheckResult:
+def run_case(spec: CheckSpec, student_fn: Callable, case: Case) -> tuple:
+    """Call ``student_fn`` on one case with the reference blocked; return ``("value", got)``,
+    ``("blocked", dotted_name)`` or ``("raised", exception_type_name, message)``."""
+    try:
+        with _blocking(spec.blocked), _holding_blocked(spec.reference_fn):
+            return ("value", student_fn(*_clone(case.args), **_clone(case.kwargs)))
+    except _BlockedReference as err:
+        return ("blocked", str(err))
+    except Exception as err:  # noqa: BLE001 - the student's code raised: the hint says where
+        return ("raised", type(err).__name__, str(err))
+
+
+def judge(spec: CheckSpec, case: Case, expected: Any, outcome: tuple) -> str | None:
+    """The hint for one case's outcome (see :func:`run_case`), or None when it matches ``expected``."""
+    name = spec.name
+    if outcome[0] == "blocked":
+        return (f"{name}: your function called {outcome[1]}, the very function this exercise asks you to "
+                "write. Implement it yourself.")
+    if outcome[0] == "raised":
+        return f"{name}: on {case.description}, your function raised {outcome[1]}: {outcome[2]}"
+    if outcome[0] != "value":
+        raise ValueError(f"unknown outcome {outcome[0]!r}: expected 'value', 'blocked' or 'raised'")
+    problem = _compare(expected, outcome[1], spec.atol, spec.rtol)
+    return f"{name}: on {case.description}, {problem}" if problem else None
+
+
+def _report(result: CheckResult, verbose: bool, raise_on_failure: bool) -> CheckResult:
+    if not result.passed and raise_on_failure:
+        raise CheckFailed(result)
     if verbose:
-        print(("passed - " if result.passed else "not yet - ") + result.message)
+        print((PASSED if result.passed else FAILED) + result.message)
     return result
 
 
@@ -171,3 +264,35 @@ def _short(value: Any) -> str:
         return np.array2string(value, precision=4, threshold=6)
     text = repr(value)
     return text if len(text) < 80 else text[:77] + "..."
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as data that ``torch.load(..., weights_only=True)`` reads back: tensors, numbers, strings and
+    containers as they are, numpy arrays and scalars wrapped, anything else as its type name and repr."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(obj).copy())}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(o) for o in obj) if type(obj) in (list, tuple) else [_plain(o) for o in obj]
+    if isinstance(obj, dict) and all(isinstance(k, str) for k in obj):
+        return {k: _plain(v) for k, v in obj.items()}
+    return {"__other__": type(obj).__name__, "repr": _short(obj)}
+
+
+def _unplain(obj: Any) -> Any:
+    """The inverse of :func:`_plain` (an object of another type comes back as a stand-in with its repr)."""
+    if isinstance(obj, dict):
+        if set(obj) == {"__ndarray__"}:
+            return obj["__ndarray__"].numpy()
+        if set(obj) == {"__other__", "repr"}:
+            stand_in = type(str(obj["__other__"]), (), {"__repr__": lambda self, r=str(obj["repr"]): r})
+            return stand_in()
+        return {k: _unplain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_unplain(o) for o in obj)
+    return obj
