@@ -8,8 +8,11 @@ change ``repository.url`` (and, for a new release, ``version``), run ``sync-note
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+from .checks import check_type
 
 __all__ = ["COLAB_TAGS", "repository_url", "release_tag", "install_requirement", "colab_cell_source"]
 
@@ -27,7 +30,7 @@ def repository_url(root: str | Path) -> str:
     """``repository.url`` of ``root/_config.yml``, without a trailing slash or ``.git``."""
     import yaml
 
-    path = Path(root) / "_config.yml"
+    path = _folder(root) / "_config.yml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: pass the folder that holds the book's _config.yml")
     config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -42,7 +45,7 @@ def release_tag(root: str | Path) -> str:
     """``v`` + ``[project] version`` of ``root/pyproject.toml`` (the git tag a release is published under)."""
     import tomllib
 
-    path = Path(root) / "pyproject.toml"
+    path = _folder(root) / "pyproject.toml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: pass the repository root")
     version = str(tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}).get("version", ""))
@@ -59,3 +62,8 @@ def install_requirement(root: str | Path) -> str:
 def colab_cell_source(root: str | Path) -> str:
     """The source of the Colab install cell for the book in ``root``."""
     return _TEMPLATE.format(requirement=install_requirement(root))
+
+
+def _folder(root: object) -> Path:
+    check_type("root", root, (str, os.PathLike), "the repository's folder (a str or Path)")
+    return Path(root)

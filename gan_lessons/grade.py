@@ -36,6 +36,7 @@ from typing import Any
 import nbformat
 
 from . import student
+from .checks import check_type
 from .student import _src
 
 __all__ = ["POINTS", "DEFAULT_TIMEOUT_S", "FIELDS", "Exercise", "GradeError", "exercises_of", "grade_notebook",
@@ -64,6 +65,8 @@ def exercises_of(nb: nbformat.NotebookNode, where: str = "notebook") -> list[Exe
     """The check cells of a teacher notebook: each must be ``exercises.check_NAME(function_name)``."""
     from . import exercises
 
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise TypeError(f"nb must be a notebook (nbformat.read(...)), got {type(nb).__name__}")
     found = []
     for k, cell in enumerate(c for c in nb.cells if c.cell_type == "code" and student.is_check_cell(c.source)):
         call = _check_call(cell.source)
@@ -77,7 +80,8 @@ def exercises_of(nb: nbformat.NotebookNode, where: str = "notebook") -> list[Exe
 
 def grade_folder(submissions: str | Path, root: str | Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict]:
     """Grade every ``<student>/**/*.ipynb`` under ``submissions``; return the CSV rows (see the module doc)."""
-    submissions = Path(submissions)
+    _check_timeout(timeout_s)
+    submissions = Path(check_type("submissions", submissions, (str, os.PathLike), "a folder (a str or Path)"))
     if not submissions.is_dir():
         raise GradeError(f"SUBMISSIONS {submissions} is not a folder: give the folder that holds one folder "
                          "per student")
@@ -103,6 +107,11 @@ def grade_folder(submissions: str | Path, root: str | Path, timeout_s: float = D
 def grade_notebook(path: str | Path, teacher_path: str | Path, name: str,
                    timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict]:
     """The rows of one submitted notebook, graded against the teacher notebook ``teacher_path``."""
+    _check_timeout(timeout_s)
+    check_type("name", name, str, "the student's name (a str)")
+    for label, p in (("path", path), ("teacher_path", teacher_path)):
+        if not isinstance(p, (str, os.PathLike)) or not Path(p).is_file():
+            raise FileNotFoundError(f"{label} {p!r} is not a notebook file")
     teacher = nbformat.read(teacher_path, as_version=4)
     exercises = exercises_of(teacher, str(teacher_path))
     notebook = Path(path).name
@@ -128,7 +137,11 @@ def grade_notebook(path: str | Path, teacher_path: str | Path, name: str,
 
 def write_csv(rows: list[dict], out: str | Path) -> Path:
     """Write the rows to ``out`` (a new file, or one this grader wrote before)."""
-    out = Path(out)
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and set(r) <= set(FIELDS) for r in rows):
+        raise ValueError(f"rows must be a list of dicts with the grader's columns {', '.join(FIELDS)}")
+    out = Path(check_type("out", out, (str, os.PathLike), "the CSV file's path (a str or Path)"))
+    if out.is_dir():
+        raise IsADirectoryError(f"out {out} is a folder: give the path of the CSV file to write")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -309,3 +322,8 @@ def _row(name: str, notebook: str, exercise: str, check: str, points: int, max_p
          detail: str) -> dict:
     return {"student": name, "notebook": notebook, "exercise": exercise, "check": check, "points": points,
             "max_points": max_points, "status": status, "detail": detail}
+
+
+def _check_timeout(timeout_s: object) -> None:
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < float("inf"):
+        raise GradeError(f"the time limit must be a positive number of seconds, got {timeout_s!r}")

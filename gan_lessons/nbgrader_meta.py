@@ -25,12 +25,14 @@ import argparse
 import copy
 import re
 import sys
+import os
 from pathlib import Path
 from typing import Iterable
 
 import nbformat
 
 from . import student
+from .checks import check_type
 
 __all__ = ["CHECK_POINTS", "ANSWER_POINTS", "SCHEMA_VERSION", "nbgrader_notebook", "cell_roles",
            "nbgrader_config", "synced_notebook", "sync_notebooks", "main", "config_main"]
@@ -49,6 +51,7 @@ def nbgrader_notebook(nb: nbformat.NotebookNode, where: str = "notebook") -> nbf
     """A copy of ``nb`` with mixed solution/prose markdown cells split and every cell's ``nbgrader`` metadata
     set by the rules of the module docstring. Idempotent: ``nbgrader_notebook(nbgrader_notebook(nb)) ==
     nbgrader_notebook(nb)``; ``nb`` itself is not modified."""
+    _check_notebook(nb)
     if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
         raise TypeError(f"{where}: expected a notebook (nbformat.read(path, as_version=4)), got "
                         f"{type(nb).__name__}")
@@ -65,6 +68,7 @@ def nbgrader_notebook(nb: nbformat.NotebookNode, where: str = "notebook") -> nbf
 
 def cell_roles(nb: nbformat.NotebookNode, where: str = "notebook") -> list[dict | None]:
     """The ``nbgrader`` metadata each cell of ``nb`` should carry (None: none), without splitting cells."""
+    _check_notebook(nb)
     roles: list[dict | None] = []
     used: dict[str, int] = {}
     label, in_solution = _stem_label(nb, where), False
@@ -110,6 +114,8 @@ def synced_notebook(nb: nbformat.NotebookNode, root: str | Path, where: str = "n
                     ) -> nbformat.NotebookNode:
     """What ``sync-notebooks`` writes for ``nb``: the Colab install cell first (from ``root``'s
     ``_config.yml`` and ``pyproject.toml``), then :func:`nbgrader_notebook`."""
+    _check_notebook(nb)
+    check_type("root", root, (str, os.PathLike), "the repository's folder (a str or Path)")
     from . import colab
 
     nb = copy.deepcopy(nb)
@@ -127,6 +133,9 @@ def synced_notebook(nb: nbformat.NotebookNode, root: str | Path, where: str = "n
 def sync_notebooks(root: str | Path, check: bool = False) -> list[Path]:
     """Bring every ``_toc.yml`` notebook under ``root`` to :func:`synced_notebook`; return those that were (with
     ``check=True``: would be) changed. Notebooks are converted first and written only if all convert."""
+    check_type("root", root, (str, os.PathLike), "the repository's folder (a str or Path)")
+    if not (Path(root) / "_toc.yml").is_file():
+        raise FileNotFoundError(f"{root} has no _toc.yml: pass the book's repository root")
     root = Path(root).resolve()
     changed = []
     for path in student.toc_notebooks(root):
@@ -266,3 +275,8 @@ def _split_mixed_cells(cells: list, where: str) -> Iterable:
             if k and "id" in piece:
                 piece["id"] = f"{cell['id']}-{k}"[-64:]  # deterministic, so the tool stays idempotent
             yield piece
+
+
+def _check_notebook(nb: object) -> None:
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise TypeError(f"nb must be a notebook (nbformat.read(...)), got {type(nb).__name__}")

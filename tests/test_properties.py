@@ -509,10 +509,36 @@ def specs():
         # runtime and theory additions
         "gan_lessons.runtime:book_seed": NONE,
         "gan_lessons.theory:js_divergence_histogram_2d": args(T(None, 2), T(None, 2), maybe(F), maybe(I(-1, 8))),
+        # colab (the one home of the repository URL and release tag)
+        **{f"gan_lessons.colab:{f}": args(maybe(st.one_of(PATH, st.just(str(PACKAGE.parent)))))
+           for f in ("repository_url", "release_tag", "install_requirement", "colab_cell_source")},
+        # exercises' grading helpers
+        "gan_lessons.exercises._core:CheckSpec": args(maybe(S("x")), CALLABLE, maybe(st.just(()))),
+        "gan_lessons.exercises._core:spec_of": args(st.one_of(JUNK, CALLABLE)),
+        "gan_lessons.exercises._core:run_case": args(JUNK, CALLABLE, JUNK),
+        "gan_lessons.exercises._core:judge": args(JUNK, JUNK, JUNK, JUNK),
+        # grade (a valid call executes notebooks: bad arguments only)
+        "gan_lessons.grade:Exercise": args(maybe(S("g")), maybe(S("c")), maybe(S("f")), maybe(S("s"))),
+        "gan_lessons.grade:exercises_of": args(JUNK),
+        "gan_lessons.grade:grade_notebook": bad(PATH, PATH, S("student"), st.sampled_from([0, -1, "x", NAN])),
+        "gan_lessons.grade:grade_folder": bad(PATH, PATH, st.sampled_from([0, -1, "x", NAN])),
+        "gan_lessons.grade:write_csv": args(maybe(LIST(st.just({}), 0, 2)), PATH),
+        "gan_lessons.grade:main": bad(st.sampled_from([[], ["--nope"], ["a-dir-that-is-not-there", "--out", "x.csv"],
+                                                       ["x", "--timeout", "-1"]])),
+        # nbgrader_meta (valid calls rewrite the book's notebooks: junk and check-only calls)
+        "gan_lessons.nbgrader_meta:nbgrader_notebook": args(JUNK),
+        "gan_lessons.nbgrader_meta:cell_roles": args(JUNK),
+        "gan_lessons.nbgrader_meta:nbgrader_config": NONE,
+        "gan_lessons.nbgrader_meta:synced_notebook": args(JUNK, PATH),
+        "gan_lessons.nbgrader_meta:sync_notebooks": bad(PATH, st.just(True)),
+        "gan_lessons.nbgrader_meta:main": bad(st.sampled_from([["--nope"], ["a", "b"]])),
+        "gan_lessons.nbgrader_meta:config_main": bad(st.sampled_from([["--nope"], ["x"]])),
         # exception classes: raised, not called with user input
         **{k: SKIP + ": an exception class" for k in ("gan_lessons.config:TrainingDiverged",
                                                      "gan_lessons.claims:ClaimFailed",
                                                      "gan_lessons.distributed:DistributedSetupError",
+                                                     "gan_lessons.exercises._core:CheckFailed",
+                                                     "gan_lessons.grade:GradeError",
                                                      "gan_lessons.claims:ClaimWarning",
                                                      "gan_lessons.mnist:MNISTDownloadError",
                                                      "gan_lessons.student:StudentEditionError")},
@@ -570,7 +596,7 @@ def check_call(key, fn, call):
     try:
         result = fn(*positional, **keywords)
     except SystemExit as stop:  # the command line: usage errors end with status 2
-        assert key.endswith(":main") and stop.code == 2, f"{key} exited with {stop.code}"
+        assert key.endswith("main") and stop.code == 2, f"{key} exited with {stop.code}"
         return
     except _Hang:
         raise AssertionError(f"{key}{_short(call)} ran for more than {CALL_LIMIT_S} s: a hang") from None

@@ -93,7 +93,8 @@ _CAPTURE = contextvars.ContextVar("gan_lessons_capture_spec", default=False)
 
 def spec_of(check: Callable) -> CheckSpec:
     """The :class:`CheckSpec` of a ``check_*`` function (without running any student code)."""
-    if not callable(check):
+    if not (callable(check) and str(getattr(check, "__module__", "")).startswith("gan_lessons.exercises")
+            and str(getattr(check, "__name__", "")).startswith("check_")):
         raise TypeError(f"spec_of expects a check function such as exercises.check_value_function, "
                         f"got {type(check).__name__}")
     token = _CAPTURE.set(True)
@@ -141,6 +142,8 @@ def check_function(student_fn: Callable, reference_fn: Callable, cases: Sequence
 def run_case(spec: CheckSpec, student_fn: Callable, case: Case) -> tuple:
     """Call ``student_fn`` on one case with the reference blocked; return ``("value", got)``,
     ``("blocked", dotted_name)`` or ``("raised", exception_type_name, message)``."""
+    if not isinstance(spec, CheckSpec) or not isinstance(case, Case) or not callable(student_fn):
+        raise TypeError("run_case needs the CheckSpec of a check (spec_of), the student's function and a Case")
     try:
         with _blocking(spec.blocked), _holding_blocked(spec.reference_fn):
             return ("value", student_fn(*_clone(case.args), **_clone(case.kwargs)))
@@ -152,6 +155,10 @@ def run_case(spec: CheckSpec, student_fn: Callable, case: Case) -> tuple:
 
 def judge(spec: CheckSpec, case: Case, expected: Any, outcome: tuple) -> str | None:
     """The hint for one case's outcome (see :func:`run_case`), or None when it matches ``expected``."""
+    if not isinstance(spec, CheckSpec) or not isinstance(case, Case):
+        raise TypeError("judge needs the CheckSpec of a check (spec_of) and one of its Cases")
+    if not isinstance(outcome, tuple) or not outcome or outcome[0] not in ("value", "blocked", "raised"):
+        raise ValueError(f"outcome must be what run_case returned, got {outcome!r}"[:200])
     name = spec.name
     if outcome[0] == "blocked":
         return (f"{name}: your function called {outcome[1]}, the very function this exercise asks you to "
