@@ -112,6 +112,8 @@ def interpolate_gradient_norms(critic: Callable[[Tensor], Tensor], real: Tensor,
         want = "[batch, members, dim]" if per_member else "[batch, ...]"
         raise ValueError(f"real and fake must share one shape {want}, got {tuple(real.shape)} and "
                          f"{tuple(fake.shape)}")
+    if not (real.is_floating_point() and fake.is_floating_point()):
+        raise TypeError(f"real and fake must be float tensors, got {real.dtype} and {fake.dtype}")
     lead = real.shape[:2] if per_member else real.shape[:1]
     if eps is None:
         eps = torch.rand(lead, generator=generator).to(real.device, real.dtype)

@@ -79,3 +79,7 @@ def _check_pair(real: object, fake: object) -> None:
     if real.shape != fake.shape or real.dim() < 2 or real.shape[0] == 0:
         raise ValueError(f"real and fake must share one shape [batch >= 1, ...], got {tuple(real.shape)} and "
                          f"{tuple(fake.shape)}")
+    if not (real.is_floating_point() and fake.is_floating_point()):
+        raise TypeError(f"real and fake must be float tensors (samples), got {real.dtype} and {fake.dtype}")
+    if not (torch.isfinite(real).all() and torch.isfinite(fake).all()):
+        raise ValueError("real and fake contain NaN or inf: check the samples")
