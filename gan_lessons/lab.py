@@ -309,6 +309,8 @@ def generator_arrows(objective: train.Objective, D: torch.nn.Module, fakes: Tens
         if not isinstance(t, Tensor) or t.dim() != 2 or t.shape[0] == 0 or not t.is_floating_point():
             raise ValueError(f"{name} must be a float tensor [n, dim] with n >= 1, got "
                              f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or inf")
     x = fakes.detach().clone().requires_grad_(True)
     D.requires_grad_(False)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
 import sys
 from pathlib import Path
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_student_edition(out_dir: str | Path, root: str | Path) -> list[Path]:
     """Write a student copy of every toc notebook under ``root`` into ``out_dir``; return the paths written."""
-    root = Path(root).resolve()
+    _check_path("out_dir", out_dir)
+    root = Path(_check_path("root", root)).resolve()
     sources = toc_notebooks(root)
     out = _checked_out_dir(out_dir, sources)
     names: dict[str, Path] = {}
@@ -101,6 +103,7 @@ def toc_notebooks(root: str | Path) -> list[Path]:
     """The ``.ipynb`` files listed in ``root/_toc.yml``, in book order (markdown pages are skipped)."""
     import yaml
 
+    _check_path("root", root)
     root = Path(root)
     toc_path = root / "_toc.yml"
     if not toc_path.is_file():
@@ -120,6 +123,7 @@ def toc_notebooks(root: str | Path) -> list[Path]:
 
 def student_notebook(nb: nbformat.NotebookNode, where: str = "notebook") -> nbformat.NotebookNode:
     """The student version of a teacher notebook (a new object; ``nb`` is not modified)."""
+    _check_notebook(nb)
     nb = copy.deepcopy(nb)
     regions = solution_regions(nb, where)
     has_code = {start: any(BEGIN in _src(nb.cells[i]) for i in range(start, end + 1)
@@ -146,6 +150,7 @@ def student_notebook(nb: nbformat.NotebookNode, where: str = "notebook") -> nbfo
 
 def stub_code(source: str, where: str = "cell") -> str:
     """Replace each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block by an indented NotImplementedError."""
+    _check_source(source)
     out: list[str] = []
     begin_line = None
     for n, line in enumerate(source.split("\n"), start=1):
@@ -171,6 +176,7 @@ def stub_code(source: str, where: str = "cell") -> str:
 
 def solution_blocks(source: str) -> list[str]:
     """The text of each solution block in a code cell (between the markers, markers excluded)."""
+    _check_source(source)
     blocks, current = [], None
     for line in source.split("\n"):
         if line.strip() == BEGIN:
@@ -190,6 +196,7 @@ def is_check_cell(source: str) -> bool:
 
 def solution_regions(nb: nbformat.NotebookNode, where: str = "notebook") -> list[tuple[int, int]]:
     """(first, last) cell indices of each gated ``{solution-start}`` ... ``{solution-end}`` region."""
+    _check_notebook(nb)
     regions, start = [], None
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
@@ -295,3 +302,19 @@ def _toc_files(node: object) -> Iterable[str]:
     elif isinstance(node, list):
         for item in node:
             yield from _toc_files(item)
+
+
+def _check_path(name: str, value: object) -> object:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a folder (a str or Path), got {type(value).__name__}")
+    return value
+
+
+def _check_notebook(nb: object) -> None:
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise TypeError(f"nb must be a notebook (nbformat.read(...)), got {type(nb).__name__}")
+
+
+def _check_source(source: object) -> None:
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a cell's source text (a str), got {type(source).__name__}")

@@ -551,13 +551,7 @@ def specs():
 # Known gaps, each with its reason: the test runs and is reported as xfail (XPASS once fixed: then remove the
 # entry). They are in files another helper owns at the time of writing (gan_lessons/student.py and
 # gan_lessons/exercises/* are being rewritten for nbgrader), so their entry checks are left to that work.
-KNOWN_GAPS = {
-    **{f"gan_lessons.student:{f}": "student.py is being rewritten by another helper: no type checks at entry yet"
-       for f in ("solution_blocks", "solution_regions", "stub_code", "student_notebook", "toc_notebooks",
-                 "write_student_edition")},
-    "gan_lessons.exercises.minimax:reference_value_function": "exercises/* belong to another helper: returns NaN "
-                                                              "for probabilities outside [0, 1]",
-}
+KNOWN_GAPS: dict[str, str] = {}  # name -> reason, reported as xfail (none at present)
 
 SPECS = specs()
 API = public_api()

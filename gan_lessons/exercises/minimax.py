@@ -13,7 +13,16 @@ __all__ = ["check_modified_generator_loss", "check_value_function", "reference_v
 
 def reference_value_function(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     """V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))] from probabilities D(x), D(G(z)) in (0, 1)."""
+    _check_probabilities(d_real, d_fake)
     return torch.log(d_real).mean() + torch.log1p(-d_fake).mean()
+
+
+def _check_probabilities(*tensors: object) -> None:
+    for t in tensors:
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.numel() == 0:
+            raise TypeError("D(x) and D(G(z)) must be non-empty float tensors of probabilities")
+        if not bool(((t >= 0) & (t <= 1)).all()):
+            raise ValueError("D(x) and D(G(z)) must be probabilities in [0, 1] (apply sigmoid to logits first)")
 
 
 def check_value_function(student_fn: Callable) -> CheckResult:
