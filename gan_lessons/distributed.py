@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import train
+from .checkpoints import content_hash
 from .checks import check_int
 from .models import MAX_WIDTH
 
@@ -123,6 +124,7 @@ class DistributedGANTrainer(train.GANTrainer):
         """The one-process checkpoint: plain module keys (no ``module.``) and the global-batch config."""
         state = super().state_dict()
         state["config"] = asdict(self.global_config)
+        state["sha256"] = content_hash(state)  # the hash covers the config it now holds
         return state
 
     def save(self, path: str | os.PathLike) -> Path:

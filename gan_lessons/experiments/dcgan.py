@@ -113,6 +113,8 @@ def fixed_noise(seed: int = 0, n: int = GRID) -> Tensor:
 
 def generate(trainer: train.GANTrainer, n: int, labels: Tensor | None = None, batch: int = 500) -> Tensor:
     """n digits [n, 1, 28, 28] from the trainer's EMA generator (or G), drawn from its own random stream."""
+    if not isinstance(trainer, train.GANTrainer):
+        raise TypeError(f"trainer must be a train.GANTrainer (a trained run), got {type(trainer).__name__}")
     return trainer.sample(n, labels=labels, batch=batch)
 
 
