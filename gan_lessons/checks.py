@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["check_int", "check_positive", "check_choice", "check_real", "check_seed", "check_allocation",
-           "check_type", "check_module",
+           "check_type", "check_module", "check_first_batch", "check_real_batch", "check_codes", "name_of",
            "SEED_LIMIT", "MAX_ELEMENTS"]
 
 SEED_LIMIT = 2**64  # torch.manual_seed takes seeds in [0, 2**64)
@@ -88,3 +88,56 @@ def check_choice(name: str, value: object, choices) -> object:
     if not known:
         raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(map(repr, choices))}")
     return value
+
+
+def check_first_batch(who: str, real, labels, fake, dtype) -> None:
+    """The first real batch of a fit (its sampler named ``who`` in errors) against G's fakes: floating point of
+    G's weight ``dtype``, finite, labels one integer class per sample, the shape of G's samples."""
+    import torch
+
+    if not (isinstance(real, torch.Tensor) and isinstance(fake, torch.Tensor)) or real.dim() == 0:
+        raise TypeError(f"{who}: the batch and G's samples must be tensors [n, ...]")
+    if labels is not None and not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{who} returned labels of type {type(labels).__name__}: give a LongTensor [n]")
+    if real.dtype != dtype:
+        raise TypeError(f"{who} returned {str(real.dtype).replace('torch.', '')} data but the models are "
+                        f"{str(dtype).replace('torch.', '')}: return x.to({dtype}) (e.g. x.float())")
+    if not torch.isfinite(real).all():
+        raise ValueError(f"{who} returned NaN or inf values: clean the data (torch.nan_to_num) or fix the sampler")
+    if labels is not None and (labels.is_floating_point() or labels.shape != real.shape[:1]):
+        raise TypeError(f"{who} returned labels of dtype {labels.dtype} and shape {tuple(labels.shape)}: give one "
+                        f"integer class per sample (a LongTensor [{real.shape[0]}])")
+    if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
+        raise ValueError(f"{who} returned samples of shape {tuple(real.shape[1:])} but the generator makes "
+                         f"{tuple(fake.shape[1:])}: the data and G's output must have the same shape")
+
+
+def name_of(fn: object) -> str:
+    """A readable name of a function or callable object, for error messages."""
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+
+def check_real_batch(sampler: object, batch: object, n: int) -> tuple:
+    """What a trainer's real sampler returned for ``n`` samples: a tensor x [n, ...] or a pair (x, labels)."""
+    from torch import Tensor
+
+    who = f"real_sampler {name_of(sampler)}"
+    if isinstance(batch, (tuple, list)) and not (len(batch) == 2 and all(isinstance(b, Tensor) for b in batch)):
+        raise TypeError(f"{who} returned a {type(batch).__name__} of {len(batch)} items: return a tensor "
+                        "x [n, ...] or a pair (x, labels) of tensors")
+    x, labels = batch if isinstance(batch, (tuple, list)) else (batch, None)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{who} must return a tensor (or (tensor, labels)), got {type(x).__name__}")
+    if x.dim() == 0 or x.shape[0] != n:
+        raise ValueError(f"{who} returned a batch of shape {tuple(x.shape)}: {n} samples were asked")
+    return x, labels
+
+
+def check_codes(sampler: object, z: object, n: int):
+    """What a trainer's noise sampler returned for ``n`` codes: a tensor [n, ...]."""
+    from torch import Tensor
+
+    if not isinstance(z, Tensor) or z.dim() == 0 or z.shape[0] != n:
+        raise TypeError(f"noise_sampler {name_of(sampler)} must return a tensor of {n} codes [n, ...], "
+                        f"got {getattr(z, 'shape', type(z).__name__)}")
+    return z

@@ -40,42 +40,40 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         return _run(rest)
     if command == "list":
-        if rest:
-            return _usage_error("list", f"list takes no arguments, got {' '.join(rest)!r}")
-        for name, module in experiments().items():
-            print(f"{name:24s} {(module.__doc__ or '').strip().splitlines()[0]}")
-        return 0
+        return _list(rest)
     if command == "student-edition":
-        try:
-            from .student import main as student_main
-        except ImportError as err:  # nbformat / pyyaml are dependencies; a broken install says which one
-            return _usage_error("student-edition", f"{err}: install the package with its dependencies "
-                                "(pip install -e .)")
-        try:
-            return student_main(rest)
-        except OSError as err:
-            return _usage_error("student-edition", f"cannot write the student edition ({err}): pass an OUT_DIR "
-                                "that is a writable folder")
-    if command == "ddp":
-        from .distributed import main as ddp_main
-
-        return ddp_main(rest)
-    if command == "sync-notebooks":
-        from .nbgrader_meta import main as sync_main
-
-        return sync_main(rest)
-    if command == "nbgrader-config":
-        from .nbgrader_meta import config_main
-
-        return config_main(rest)
-    if command == "grade":
-        from .grade import main as grade_main
-
-        return grade_main(rest)
-    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition, ddp, sync-notebooks, "
-          "nbgrader-config, grade "
-          "(see python -m gan_lessons --help)", file=sys.stderr)
+        return _student_edition(rest)
+    if command in _VERBS:  # module, function: imported only when used
+        module, function = _VERBS[command]
+        return getattr(importlib.import_module(f"{__package__}.{module}"), function)(rest)
+    print(f"gan_lessons: unknown command {command!r}. Commands: run, list, student-edition, "
+          f"{', '.join(_VERBS)} (see python -m gan_lessons --help)", file=sys.stderr)
     return 2
+
+
+_VERBS = {"ddp": ("distributed", "main"), "sync-notebooks": ("nbgrader_meta", "main"),
+          "nbgrader-config": ("nbgrader_meta", "config_main"), "grade": ("grade", "main")}
+
+
+def _list(rest: list[str]) -> int:
+    if rest:
+        return _usage_error("list", f"list takes no arguments, got {' '.join(rest)!r}")
+    for name, module in experiments().items():
+        print(f"{name:24s} {(module.__doc__ or '').strip().splitlines()[0]}")
+    return 0
+
+
+def _student_edition(rest: list[str]) -> int:
+    try:
+        from .student import main as student_main
+    except ImportError as err:  # nbformat / pyyaml are dependencies; a broken install says which one
+        return _usage_error("student-edition", f"{err}: install the package with its dependencies "
+                            "(pip install -e .)")
+    try:
+        return student_main(rest)
+    except OSError as err:
+        return _usage_error("student-edition", f"cannot write the student edition ({err}): pass an OUT_DIR "
+                            "that is a writable folder")
 
 
 def _run(argv: list[str]) -> int:

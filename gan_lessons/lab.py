@@ -307,7 +307,7 @@ def generator_arrows(objective: train.Objective, D: torch.nn.Module, fakes: Tens
         raise TypeError(f"D must be a torch.nn.Module, got {type(D).__name__}")
     for name, t in (("fakes", fakes), ("real", real)):
         if not isinstance(t, Tensor) or t.dim() != 2 or t.shape[0] == 0 or not t.is_floating_point():
-            raise ValueError(f"{name} must be a float tensor [n, dim] with n >= 1, got "
+            raise ValueError(f"{name} must be a tensor [n, dim] of floats with n >= 1, got "
                              f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
         if not torch.isfinite(t).all():
             raise ValueError(f"{name} contains NaN or inf")
@@ -352,6 +352,17 @@ class LabFigure:
         for ax in (self.ax_main, self.ax_manifold):
             ax.set(xticks=[], yticks=[])
         self.ax_manifold.set_title("manifold: G of a regular latent grid", fontsize=8)
+        self._setup_curves()
+        self.title = fig.suptitle("", fontsize=9)
+        self._dynamic = [self.heat, self.fake_dots, self.arrows, self.mesh,
+                         self.d_line, self.g_line, self.jsd_line, self.jsd_value, self.title]
+        self._background = None
+        self._lims: dict[str, tuple] = {}
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.13, top=0.86, wspace=0.2, hspace=0.45)
+        self.show(first)
+
+    def _setup_curves(self) -> None:
+        """The right column: the two losses, and the JSD estimate with its current value."""
         (self.d_line,) = self.ax_loss.plot([], [], lw=1, label="D loss")
         (self.g_line,) = self.ax_loss.plot([], [], lw=1, label="G loss")
         self.ax_loss.legend(loc="best", fontsize=7)
@@ -360,16 +371,9 @@ class LabFigure:
         self.ax_jsd.set_xlabel("D + G updates", fontsize=8)
         for ax in (self.ax_loss, self.ax_jsd):
             ax.tick_params(labelsize=7)
-        self.title = fig.suptitle("", fontsize=9)
         self.ax_jsd.set_title("JSD(data, samples) estimate, nats", fontsize=8)
         self.jsd_value = self.ax_jsd.text(0.98, 0.9, "", transform=self.ax_jsd.transAxes, ha="right",
                                           va="top", fontsize=8)
-        self._dynamic = [self.heat, self.fake_dots, self.arrows, self.mesh,
-                         self.d_line, self.g_line, self.jsd_line, self.jsd_value, self.title]
-        self._background = None
-        self._lims: dict[str, tuple] = {}
-        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.13, top=0.86, wspace=0.2, hspace=0.45)
-        self.show(first)
 
     def show(self, frame: LabFrame) -> None:
         """Put ``frame`` on the figure (updates artists; :meth:`render` or a save draws them)."""

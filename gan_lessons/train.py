@@ -14,7 +14,7 @@ of p_g as a new draw, and G runs once per step instead of twice.
 Every chapter trains through :class:`GANTrainer` (or :func:`train_gan`); what differs between chapters is
 the objective (:mod:`gan_lessons.objectives`) and a few options of :class:`TrainConfig`
 (:mod:`gan_lessons.config`): weight clipping, EMA of G, historical averaging (:mod:`gan_lessons.averaging`).
-Checkpoints and the run cache are in :mod:`gan_lessons.checkpoints`.
+Checkpoints: :mod:`gan_lessons.checkpoints`; the run cache: :mod:`gan_lessons.runcache`.
 """
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ import torch
 from torch import Tensor, nn
 
 from . import averaging
-from .checkpoints import atomic_save, check_snapshots, load_or_train, load_trainer, run_cache_path, trainer_state
-from .checks import check_int as _check_int
+from .checkpoints import atomic_save, check_snapshots, load_trainer, trainer_state
+from .runcache import load_or_train, run_cache_path
+from .checks import check_codes, check_first_batch, check_int as _check_int, check_real_batch, name_of
 from .config import History, Sampler, TrainConfig, TrainingDiverged, make_optimizer
 from .latent import standard_normal_noise
 # The objectives live in gan_lessons.objectives; their names stay importable from here for the chapters.
@@ -72,7 +73,7 @@ class GANTrainer:
         # historical averaging: running mean of each player's past weights, and how many went into it
         self.averages = averaging.historical_state(self.G, self.D) if config.historical_weight else None
         self._kept: tuple | None = None  # (real, labels, fakes) of the last D update, for the G update
-        self._batches_checked = False  # the first real batch (and its fakes) are checked once, see _check_first
+        self._batches_checked = False  # the first real batch (and its fakes) are checked once, see checks.check_first_batch
         self.step = 0
         self.history = History()
         self.snapshots: list[tuple[int, Any]] = []
@@ -87,8 +88,10 @@ class GANTrainer:
         real, labels = self._real_batch()
         with torch.set_grad_enabled(keep_fakes), self._autocast():
             fake = self._generate(self._noise(), labels)
-        if not self._batches_checked:
-            self._check_first(real, labels, fake)
+        if not self._batches_checked:  # once per fit: cheap
+            dtype = next(self.G.parameters(), torch.empty(0)).dtype
+            check_first_batch(f"real_sampler {name_of(self.real_sampler)}", real, labels, fake, dtype)
+            self._batches_checked = True
         self._kept = (real, labels, fake) if keep_fakes else None
         with self._autocast():
             loss, real_out, fake_out = self.objective.discriminator_loss(
@@ -233,46 +236,14 @@ class GANTrainer:
         if self.step % self.config.log_every == 0 or self.step == 1:
             self.history.append(step=self.step, d_loss=d_loss, g_loss=g_loss, d_real=d_real, d_fake=d_fake)
 
-    def _check_first(self, real: Tensor, labels: Tensor | None, fake: Tensor) -> None:
-        """The first real batch of a fit, once (cheap): floating point like G's weights, finite, labels one
-        integer class per sample, and the shape of G's samples; an error names the sampler and what to change."""
-        who = f"real_sampler {_name_of(self.real_sampler)}"
-        param = next(self.G.parameters(), None)
-        dtype = torch.float32 if param is None else param.dtype
-        if real.dtype != dtype:
-            raise TypeError(f"{who} returned {str(real.dtype).replace('torch.', '')} data but the models are "
-                            f"{str(dtype).replace('torch.', '')}: return x.to({dtype}) (e.g. x.float())")
-        if not torch.isfinite(real).all():
-            raise ValueError(f"{who} returned NaN or inf values: clean the data (torch.nan_to_num) or fix the sampler")
-        if labels is not None and (labels.is_floating_point() or labels.shape != real.shape[:1]):
-            raise TypeError(f"{who} returned labels of dtype {labels.dtype} and shape {tuple(labels.shape)}: give one "
-                            f"integer class per sample (a LongTensor [{real.shape[0]}])")
-        if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
-            raise ValueError(f"{who} returned samples of shape {tuple(real.shape[1:])} but the generator makes "
-                             f"{tuple(fake.shape[1:])}: the data and G's output must have the same shape")
-        self._batches_checked = True
-
     def _real_batch(self) -> tuple[Tensor, Tensor | None]:
-        batch = self.real_sampler(self.config.batch_size, self.rng)
-        if isinstance(batch, (tuple, list)) and not (len(batch) == 2 and all(isinstance(b, Tensor) for b in batch)):
-            raise TypeError(f"real_sampler {_name_of(self.real_sampler)} returned a {type(batch).__name__} of "
-                            f"{len(batch)} items: return a tensor x [n, ...] or a pair (x, labels) of tensors")
-        x, labels = batch if isinstance(batch, (tuple, list)) else (batch, None)
-        if not isinstance(x, Tensor):
-            raise TypeError(f"real_sampler {_name_of(self.real_sampler)} must return a tensor (or (tensor, labels)), "
-                            f"got {type(x).__name__}")
-        if x.dim() == 0 or x.shape[0] != self.config.batch_size:
-            raise ValueError(f"real_sampler {_name_of(self.real_sampler)} returned a batch of shape {tuple(x.shape)}: "
-                             f"{self.config.batch_size} samples were asked")
+        x, labels = check_real_batch(self.real_sampler, self.real_sampler(self.config.batch_size, self.rng),
+                                     self.config.batch_size)
         return x.to(self.device), (None if labels is None else labels.to(self.device))
 
     def _noise(self, n: int | None = None) -> Tensor:
         n = n or self.config.batch_size
-        z = self.noise_sampler(n, self.rng)
-        if not isinstance(z, Tensor) or z.dim() == 0 or z.shape[0] != n:
-            raise TypeError(f"noise_sampler {_name_of(self.noise_sampler)} must return a tensor of {n} codes [n, ...], "
-                            f"got {getattr(z, 'shape', type(z).__name__)}")
-        return z.to(self.device)
+        return check_codes(self.noise_sampler, self.noise_sampler(n, self.rng), n).to(self.device)
 
     def _generate(self, z: Tensor, labels: Tensor | None, net: nn.Module | None = None) -> Tensor:
         net = self.G if net is None else net
@@ -288,8 +259,7 @@ class GANTrainer:
         return bound
 
     def _autocast(self):
-        """Mixed precision for ``precision='bf16'``: matmuls and convolutions in bfloat16; the ops autocast keeps
-        in fp32 on the device (on a GPU: losses such as softplus and BCE, reductions) stay fp32, as do the weights."""
+        """``precision='bf16'``: matmuls and convolutions in bfloat16; autocast's fp32 ops and the weights stay fp32."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
 
     def _guard(self, loss: Tensor, role: str) -> None:
@@ -302,10 +272,6 @@ class GANTrainer:
                 "or check the data for NaN/inf values.")
 
 
-def _name_of(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
-
-
 def train_gan(generator: nn.Module, discriminator: nn.Module, real_sampler: Sampler,
               config: TrainConfig | None = None, *, latent_dim: int | None = None,
               noise_sampler: Sampler | None = None, objective: Objective | None = None,
@@ -314,12 +280,9 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, real_sampler: Samp
     """Build a :class:`GANTrainer`, optionally resume it from a checkpoint, fit it, and return it.
 
     cache: a name for this run (e.g. ``"dcgan-mnist"``). The finished run is stored in the run cache
-    (:func:`run_cache_path`) under a key made of the name, the config, the objective, the models' initial
-    weights, the data (a sampler's tensors or fields, else a batch it draws from a fixed separate stream, see
-    :func:`checkpoints._probe_key`; a sampler that ignores the stream it is given is refused), the fit options
-    and the source of ``gan_lessons``; an identical later call loads it instead of training (same weights,
-    history and snapshots, bit for bit). Any change to the code or the settings gives a new key, so a cached run is
-    never stale. ``GAN_LESSONS_CACHE=off`` switches the cache off.
+    (:mod:`gan_lessons.runcache`) under a key of everything that decides its result (name, config, objective,
+    initial weights, data, fit options, the source of the modules it uses); an identical later call loads it
+    (bit for bit) instead of training, so a cached run is never stale. ``GAN_LESSONS_CACHE=off`` switches it off.
     """
     config = TrainConfig() if config is None else config
     trainer = GANTrainer(generator, discriminator, real_sampler, config, latent_dim=latent_dim,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_lessons import checkpoints, data, models, objectives, plots, runtime, train
+from gan_lessons import checkpoints, data, models, objectives, plots, runcache, runtime, train
 
 RING = data.ring(8, radius=2.0, std=0.05)
 PACKAGE = Path(__file__).resolve().parents[1] / "gan_lessons"
@@ -94,21 +94,21 @@ def test_per_member_penalty_equals_separate_penalties():
 # -- the run cache: a key of the modules a run uses ----------------------------------------------------------
 def test_source_key_follows_the_trainer_but_not_the_plots(monkeypatch):
     t = trainer()
-    before = checkpoints.run_fingerprint("x", t, {})
-    deps = checkpoints.module_dependencies(["gan_lessons.train"])
+    before = runcache.run_fingerprint("x", t, {})
+    deps = runcache.module_dependencies(["gan_lessons.train"])
     assert {"gan_lessons.train", "gan_lessons.objectives", "gan_lessons.losses"} <= deps
     assert "gan_lessons.plots" not in deps and "gan_lessons.widgets" not in deps
-    real = checkpoints._read_source
+    real = runcache._read_source
 
     def edited(module, target):
         return lambda m: real(m) + (b"\n# one line more\n" if m == target else b"")
 
-    monkeypatch.setattr(checkpoints, "_read_source", edited(None, "gan_lessons.plots"))
-    assert checkpoints.run_fingerprint("x", t, {}) == before  # editing a plot keeps every cached run
-    monkeypatch.setattr(checkpoints, "_read_source", edited(None, "gan_lessons.train"))
-    assert checkpoints.run_fingerprint("x", t, {}) != before  # a trainer line gives a new key
-    monkeypatch.setattr(checkpoints, "_read_source", edited(None, "gan_lessons.models"))
-    assert checkpoints.run_fingerprint("x", t, {}) != before  # so does the module of G and D
+    monkeypatch.setattr(runcache, "_read_source", edited(None, "gan_lessons.plots"))
+    assert runcache.run_fingerprint("x", t, {}) == before  # editing a plot keeps every cached run
+    monkeypatch.setattr(runcache, "_read_source", edited(None, "gan_lessons.train"))
+    assert runcache.run_fingerprint("x", t, {}) != before  # a trainer line gives a new key
+    monkeypatch.setattr(runcache, "_read_source", edited(None, "gan_lessons.models"))
+    assert runcache.run_fingerprint("x", t, {}) != before  # so does the module of G and D
 
 
 def test_failed_cache_save_keeps_the_trained_run(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lessons import checkpoints, cli, data, metrics, models, runtime, train
+from gan_lessons import checkpoints, cli, data, metrics, models, runcache, runtime, train
 from gan_lessons import classifier as C
 
 RING = data.ring(8, radius=2.0, std=0.05)
@@ -222,15 +222,15 @@ def test_samplers_with_the_same_name_but_other_data_never_share_a_cache_entry(ca
     assert len(list(cache.iterdir())) == 2
     assert not same(weights(a), weights(b))
     t = trainer()
-    key_a = checkpoints.run_cache_path("x", train.GANTrainer(*nets(), _shifted(0.0), config(), latent_dim=2))
-    assert key_a == checkpoints.run_cache_path("x", train.GANTrainer(*nets(), _shifted(0.0), config(),
+    key_a = runcache.run_cache_path("x", train.GANTrainer(*nets(), _shifted(0.0), config(), latent_dim=2))
+    assert key_a == runcache.run_cache_path("x", train.GANTrainer(*nets(), _shifted(0.0), config(),
                                                                      latent_dim=2))  # stable
     assert t is not None
 
 
 def test_fingerprinting_a_sampler_draws_nothing_from_the_global_streams(cache):
     state = torch.get_rng_state(), np.random.get_state()[1].copy()
-    checkpoints.run_cache_path("x", trainer(sampler=_shifted(1.0)))
+    runcache.run_cache_path("x", trainer(sampler=_shifted(1.0)))
     assert torch.equal(state[0], torch.get_rng_state()) and (state[1] == np.random.get_state()[1]).all()
 
 
