@@ -326,4 +326,4 @@ def _row(name: str, notebook: str, exercise: str, check: str, points: int, max_p
 
 def _check_timeout(timeout_s: object) -> None:
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < float("inf"):
-        raise GradeError(f"the time limit must be a positive number of seconds, got {timeout_s!r}")
+        raise GradeError(f"--timeout (the time limit) must be a positive number of seconds, got {timeout_s!r}")
