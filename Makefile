@@ -33,7 +33,6 @@ build-book: book
 # execute the same cells again load those runs instead of training them a second time.
 test: install browser-deps
 	$(MAKE) nbval
-	$(MAKE) smoke-full
 	$(MAKE) unit
 	$(MAKE) book
 	$(MAKE) browser
