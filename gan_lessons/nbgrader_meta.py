@@ -141,7 +141,7 @@ def sync_notebooks(root: str | Path, check: bool = False) -> list[Path]:
     for path in student.toc_notebooks(root):
         nb = nbformat.read(path, as_version=4)
         new = synced_notebook(nb, root, str(path.relative_to(root)))
-        if nbformat.writes(new) != nbformat.writes(nb):
+        if nbformat.writes(new).rstrip("\n") + "\n" != path.read_text(encoding="utf-8"):  # nbformat's own layout too
             changed.append((path, new))
     if not check:
         for path, new in changed:

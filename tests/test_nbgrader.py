@@ -47,7 +47,7 @@ def nbgrader(*args: str, cwd: Path, timeout: int = 2400) -> subprocess.Completed
 def test_metadata_is_what_sync_notebooks_writes(path):
     nb = nbformat.read(path, as_version=4)
     expected = nbgrader_meta.synced_notebook(nb, ROOT, path.name)
-    if nbformat.writes(expected) != nbformat.writes(nb):
+    if nbformat.writes(expected).rstrip("\n") + "\n" != path.read_text(encoding="utf-8"):
         have = [c.metadata.get("nbgrader") for c in nb.cells]
         want = [c.metadata.get("nbgrader") for c in expected.cells]
         first = next((i for i, (a, b) in enumerate(zip(have, want)) if a != b), min(len(have), len(want)))
@@ -215,7 +215,7 @@ def test_autograde_marks(autograded, who, full):
     checks = {k: v for k, v in got.items() if k.endswith("-check") or "-check-" in k}
     n_checks = sum(student.is_check_cell(c.source) for name in GRADED
                    for c in nbformat.read(ROOT / "book" / name, as_version=4).cells if c.cell_type == "code")
-    assert len(checks) == n_checks >= 4, got
+    assert len(checks) == n_checks >= 2, got
     for cell, (score, max_score) in checks.items():
         assert max_score == 1, (cell, max_score)
         assert score == (max_score if full else 0), f"{who}: {cell} scored {score} of {max_score}"
