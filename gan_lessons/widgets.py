@@ -9,9 +9,12 @@ A chapter writes ONE drawing function ``draw(fig, **values)`` and shows it twice
 """
 from __future__ import annotations
 
+import io
 from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from . import plots
 
@@ -21,7 +24,10 @@ Draw = Callable[..., None]  # draw(fig, **values): clear and redraw fig for thes
 
 
 def live(draw: Draw, figsize: tuple[float, float] = (8, 3.5), **sliders: Sequence[Any]):
-    """Sliders (one per keyword, over the given values) that call ``draw(fig, **values)`` on change."""
+    """Sliders (one per keyword, over the given values) that call ``draw(fig, **values)`` on change.
+
+    The figure is drawn off-screen and shown as a PNG in an ``ipywidgets.Image``: no ``Output`` widget, whose
+    emulation makes headless runs (nbclient, nbgrader) hang now and then (jupyter/nbclient#312)."""
     import ipywidgets as w
     from IPython.display import display
 
@@ -34,17 +40,20 @@ def live(draw: Draw, figsize: tuple[float, float] = (8, 3.5), **sliders: Sequenc
             raise ValueError(f"slider {name!r} has no values")
         controls[name] = w.SelectionSlider(options=values, value=values[len(values) // 2], description=name,
                                            continuous_update=False)
-    out = w.Output()
+    fig = Figure(figsize=figsize)  # not pyplot's: nothing else shows it
+    image = w.Image(format="png")
 
-    def redraw(**values: Any) -> None:
-        with out:
-            out.clear_output(wait=True)
-            fig = plt.figure(figsize=figsize)
-            draw(fig, **values)
-            plt.show()
+    def redraw(_change: Any = None) -> None:
+        fig.clear()
+        draw(fig, **{name: control.value for name, control in controls.items()})
+        buffer = io.BytesIO()
+        FigureCanvasAgg(fig).print_png(buffer)
+        image.value = buffer.getvalue()
 
-    ui = w.interactive(redraw, **controls)
-    box = w.VBox([w.HBox(list(ui.children[:-1])), out])
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    box = w.VBox([w.HBox(list(controls.values())), image])
     display(box)
     return box
 

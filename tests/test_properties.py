@@ -549,7 +549,7 @@ def specs():
                                                      "gan_lessons.mnist:MNISTDownloadError",
                                                      "gan_lessons.student:StudentEditionError")},
         # widgets
-        "gan_lessons.widgets:live": SKIP + ": an ipywidgets widget (needs a notebook front end)",
+        "gan_lessons.widgets:live": SKIP + ": draws a figure per slider value (tests/test_plots.py runs it)",
         "gan_lessons.widgets:static": SKIP + ": draws a matplotlib figure per value",
     }
 
