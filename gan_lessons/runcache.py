@@ -187,10 +187,38 @@ def _fit_options_key(options: dict[str, Any]) -> str:
             continue
         if callable(value):  # a snapshot function: its code (and, for an object, its state) decides what is stored
             code = getattr(value, "__code__", None) or getattr(type(value).__call__, "__code__", None)
-            name = getattr(value, "__qualname__", None) or f"{type(value).__qualname__}:{value!r}"
-            value = (name, code.co_code.hex() if code else "", repr(code.co_consts) if code else "")
+            name = getattr(value, "__qualname__", None) or f"{type(value).__qualname__}:{_object_key(value)}"
+            cells = [c.cell_contents for c in getattr(value, "__closure__", None) or ()]  # a closure's data
+            value = (name, _code_key(code) if code else "", _object_key(cells))
         out.append(f"{key}={value!r}")
     return ";".join(out)
+
+
+def _code_key(code: Any) -> str:
+    """A function's bytecode and constants, nested code objects (comprehensions, inner functions) included, without
+    the memory addresses that their reprs hold."""
+    consts = [_code_key(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts]
+    return f"{code.co_code.hex()}:({', '.join(consts)})"
+
+
+def _object_key(value: Any, depth: int = 0) -> str:
+    """A repr that is the same in every process: an object whose repr is Python's default (it holds a memory
+    address, e.g. a snapshot class) is named by its class and its attributes; tensors and random streams by a
+    SHA-256 of their contents."""
+    if isinstance(value, (Tensor, torch.Generator)):
+        t = value.get_state() if isinstance(value, torch.Generator) else value.detach().cpu().contiguous()
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()  # any dtype, bfloat16 too
+        return f"tensor{tuple(t.shape)}{t.dtype}:{hashlib.sha256(raw).hexdigest()[:16]}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_object_key(v, depth + 1) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k!r}:{_object_key(v, depth + 1)}" for k, v in sorted(value.items(), key=str)) + "}"
+    text = repr(value)
+    if " at 0x" not in text:
+        return text
+    if isinstance(value, nn.Module) or not hasattr(value, "__dict__") or depth > 3:
+        return type(value).__qualname__  # a network's weights are the trainer's, fingerprinted on their own
+    return f"{type(value).__qualname__}({_object_key(vars(value), depth + 1)})"
 
 
 def _data_key(sampler: Any) -> str:

@@ -227,3 +227,35 @@ def test_mlp_models_check_their_input():
     with pytest.raises(ValueError, match="hidden"):
         models.mlp(2, 2, hidden=0)
     assert models.MLPDiscriminator(2)(torch.zeros(4, 2)).shape == (4,)
+
+
+class _GridProbe:  # a snapshot object with Python's default repr (it names a memory address)
+    def __init__(self, grid: torch.Tensor) -> None:
+        self.grid, self.rng = grid, torch.Generator().manual_seed(0)
+
+    def __call__(self, trainer) -> torch.Tensor:
+        return trainer.D(self.grid)
+
+
+def test_run_cache_key_of_a_snapshot_object_is_its_state_not_its_address():
+    t = small_trainer()
+    grid = torch.zeros(4, 2)
+    key = lambda probe: train.run_cache_path("unit", t, {"snapshot": probe, "snapshot_every": 2})  # noqa: E731
+    a, b = _GridProbe(grid), _GridProbe(grid.clone())
+    assert repr(a) != repr(b) and key(a) == key(b)  # every process (and every object) gets the same key
+    assert key(_GridProbe(grid + 1)) != key(a)  # other state: another entry
+
+
+def test_run_cache_key_of_a_snapshot_closure_is_its_code_and_data_in_every_process():
+    t = small_trainer()
+    source = ("def make(grid):\n    def probe(trainer):\n        return [trainer.D(g) for g in grid]\n"
+              "    return probe\n")
+    makers = []
+    for _ in range(2):  # two definitions: other code objects at other addresses, as in two processes
+        namespace: dict = {}
+        exec(source, namespace)  # noqa: S102 - our own test source
+        makers.append(namespace["make"])
+    key = lambda probe: train.run_cache_path("unit", t, {"snapshot": probe, "snapshot_every": 2})  # noqa: E731
+    grid = torch.zeros(3, 2)
+    assert key(makers[0](grid)) == key(makers[1](grid.clone()))
+    assert key(makers[0](grid + 1)) != key(makers[0](grid))  # the data it closes over is part of the key
