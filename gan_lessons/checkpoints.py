@@ -12,6 +12,7 @@ import copy
 import hashlib
 import os
 import pickle
+import threading
 from pathlib import Path
 from dataclasses import asdict
 from typing import Any
@@ -34,7 +35,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     except FileExistsError:
         raise NotADirectoryError(f"cannot save to {path}: a file is where its folder should be; move it or pick "
                                  "another path") from None
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # two writers never share one
     try:
         try:
             torch.save(obj, tmp)
