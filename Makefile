@@ -37,10 +37,8 @@ test: install browser-deps
 	$(MAKE) book
 	$(MAKE) browser
 
-# Both cores (pytest-xdist); a test file stays on one worker, so its module fixtures are built once.
-UNIT_WORKERS ?= 2
 unit:
-	$(PY) -m pytest tests -m "not browser" -n $(UNIT_WORKERS) --dist loadfile --durations=10
+	$(PY) -m pytest tests -m "not browser" --durations=10
 
 nbval:
 	GAN_LESSONS_PROGRESS=0 GAN_LESSONS_CLAIMS_DIR=$(CURDIR)/_build/claims $(PY) -m pytest --nbval-lax --nbval-current-env $(NOTEBOOKS)
