@@ -120,3 +120,11 @@ def test_cli_prints_the_json_summary(tmp_path):
         assert isinstance(out[key], float)
     assert set(out["fid_vs_batch_size"]) == {"32", "64", "128", "256"}
     assert out["samples_seen"] == 4 * 64 and 0 <= out["ccbn_class_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("scale", ["1", "0.5", "0.01", "0.003"])
+def test_every_batch_of_the_sweep_fits_a_step_scaled_full_budget(monkeypatch, scale):
+    monkeypatch.setenv("GAN_LESSONS_STEP_SCALE", scale)
+    b = chapter.budget("full")
+    for batch in b.batch_sizes:  # the full sweep goes up to 512 = 8 x the reference batch
+        assert chapter.config(b, batch_size=batch).steps * batch == b.samples_seen

@@ -113,3 +113,21 @@ def test_cli_prints_json_last():
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(out["leaderboard"]) == set(chapter.MODELS)
     assert isinstance(out["real_vs_real"]["train_halves"], float) and np.isfinite(out["fid_infinity"]["DCGAN"])
+
+
+def test_sample_sizes_fit_the_digits_at_hand():
+    assert chapter.sample_sizes(1000, [250, 500, 1000, 2000]) == [250, 500, 1000]  # the quick page
+    assert chapter.sample_sizes(1000, [1250, 2500, 5000, 10_000]) == [125, 250, 500, 1000]  # full, offline
+    with pytest.raises(ValueError, match="limit"):
+        chapter.sample_sizes(4, [1, 2])
+
+
+def test_parzen_candidates_share_one_size_no_larger_than_the_digits_allow():
+    train_x = torch.rand(60, 1, 28, 28) * 2 - 1
+    fakes = {"a": torch.rand(100, 1, 28, 28), "b": torch.rand(50, 1, 28, 28)}
+    candidates, validation = chapter.parzen_candidates(train_x, fakes, n_centres=1000, n_val=20)
+    assert validation.shape[0] == 20
+    assert {name: c.shape[0] for name, c in candidates.items()} == dict.fromkeys(
+        ["a", "b", "k-means centroids", "copies of training digits"], 40)
+    with pytest.raises(ValueError, match="n_val"):
+        chapter.parzen_candidates(train_x, fakes, n_centres=10, n_val=60)

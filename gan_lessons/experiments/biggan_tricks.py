@@ -24,9 +24,9 @@ INITS = ("normal", "orthogonal")  # dcgan_init's N(0, 0.02)  |  spectral.orthogo
 class Budget(runtime.Budget):
     """How much the chapter trains (quick: 2 CPU cores, minutes; full: a GPU)."""
 
-    # generator updates at the reference batch (conditional and initialisation runs); a multiple of 4, so
-    # every batch of the sweep divides the samples seen
-    steps: int = sized(300, 10_000, steps=True, minimum=4, multiple=4)
+    # generator updates at the reference batch (conditional and initialisation runs); a step-scaled count is
+    # a multiple of 8, so every batch of the sweep (up to 8 x the reference) divides the samples seen
+    steps: int = sized(300, 10_000, steps=True, minimum=8, multiple=8)
     batch_size: int = sized(64, 64)  # the reference batch
     batch_sizes: tuple = sized((32, 64, 128, 256), (32, 64, 128, 256, 512))  # the sweep
     width: int = sized(16, 64)  # DCGAN channels (models.DCGANGenerator)

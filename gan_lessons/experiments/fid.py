@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from .. import data, metrics, models, objectives, spectral, train
 from ..mnist import load_digits
 from .. import runtime
+from ..checks import check_int
 from ..runtime import get_device, seed_everything, sized
 
 NAME = "fid"
@@ -72,6 +73,13 @@ def real_vs_real(train_f: Tensor, test_f: Tensor, seed: int = 0) -> dict[str, fl
 
 
 # --- bias in N and FID_infinity -------------------------------------------------------------------------------
+def sample_sizes(limit: int, ns: list[int]) -> list[int]:
+    """The sizes of ``ns`` that ``limit`` samples allow; when fewer than two do, N/8, N/4, N/2, N of ``limit``."""
+    check_int("limit", limit, minimum=8)
+    fit = [n for n in ns if n <= limit]
+    return fit if len(fit) >= 2 else [limit // 8, limit // 4, limit // 2, limit]
+
+
 def fid_curve(real_stats: tuple[np.ndarray, np.ndarray], fake_f: Tensor, ns: list[int],
               seed: int = 0) -> list[float]:
     """FID_N: the real statistics fixed, N generated features drawn at random (no repeats) for each N."""
@@ -225,9 +233,15 @@ def one_per_class(images: Tensor, labels: Tensor, n: int) -> Tensor:
 def parzen_candidates(train_x: Tensor, generated: dict[str, Tensor], n_centres: int, n_val: int,
                       seed: int = 0) -> tuple[dict[str, Tensor], Tensor]:
     """({name: kernel centres}, validation digits): ``n_centres`` samples of each GAN, k-means centroids of
-    the training digits and copies of training digits; the validation digits are held out of all of them."""
+    the training digits and copies of training digits; the validation digits are held out of all of them.
+    Every candidate gets the same number of centres: ``n_centres``, or fewer when the digits left after the
+    validation set (or a GAN's samples) are fewer (the offline MNIST subset under the full profile)."""
+    if not 0 < n_val < train_x.shape[0]:
+        raise ValueError(f"n_val must leave training digits for the centres: 0 < n_val < {train_x.shape[0]}, "
+                         f"got {n_val}")
     perm = torch.randperm(train_x.shape[0], generator=torch.Generator().manual_seed(seed))
     validation, pool = train_x[perm[:n_val]], train_x[perm[n_val:]]
+    n_centres = min(n_centres, pool.shape[0], *(x.shape[0] for x in generated.values()))
     candidates = {name: x[:n_centres] for name, x in generated.items()}
     candidates["k-means centroids"] = kmeans(pool, n_centres, seed=seed).view(-1, 1, 28, 28)
     candidates["copies of training digits"] = pool[:n_centres]
