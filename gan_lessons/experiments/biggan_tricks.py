@@ -44,8 +44,8 @@ class Budget(runtime.Budget):
 def budget(profile: str | None = None, steps: int | None = None) -> Budget:
     """The budget of ``profile``; ``steps`` (a multiple of 4, so every batch of the sweep divides the
     samples seen) replaces the number of updates at the reference batch, e.g. for a smoke test."""
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 4 or steps % 4):
-        raise ValueError(f"steps must be a multiple of 4 that is >= 4, got {steps!r}")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 8 or steps % 4):
+        raise ValueError(f"steps must be a multiple of 4 that is >= 8, got {steps!r}")
     return Budget.of(profile, steps=steps)
 
 
@@ -136,24 +136,26 @@ def comparison(a: float, b: float, rel_tol: float = 0.1) -> str:
 
 
 def batch_size_finding(curve: dict[int, float]) -> dict[str, object]:
-    """The checked claim of the batch-size sweep at equal samples seen and a fixed learning rate.
+    """What the batch-size sweep at equal samples seen and a fixed learning rate shows.
 
-    Expected (the phenomenon the section teaches): the largest batch, which makes the fewest updates, ends
-    with a clearly worse FID (> 10 % higher) than the smallest. Raises RuntimeError naming it otherwise.
-    The wording says whether FID rose at every step of the sweep or only overall.
+    ``worse``: the phenomenon the section teaches (the chapter checks it as an expected claim): the largest
+    batch, which makes the fewest updates, ends with a clearly worse FID (> 10 % higher) than the smallest.
+    ``wording`` says whether FID rose at every step of the sweep, only overall, or not clearly at all.
     """
     if len(curve) < 2:
         raise ValueError("the sweep needs at least two batch sizes")
     sizes = sorted(curve)
     small, large = curve[sizes[0]], curve[sizes[-1]]
-    if comparison(large, small) != "higher":
-        raise RuntimeError(f"phenomenon not shown: 'at equal samples seen, the largest batch ({sizes[-1]}) "
-                           f"has a worse FID than the smallest ({sizes[0]})': got {large:.2f} vs {small:.2f}")
+    worse = comparison(large, small) == "higher"
     rising = all(curve[u] < curve[v] for u, v in zip(sizes, sizes[1:]))
     best = min(sizes, key=curve.get)
-    return {"rising": rising, "best_batch": best, "ratio": large / small,
-            "wording": "rose with every doubling of the batch" if rising else
-                       f"was lowest at batch {best} and highest at the largest batch"}
+    if not worse:
+        wording = f"did not end clearly worse at the largest batch (lowest at batch {best})"
+    elif rising:
+        wording = "rose with every doubling of the batch"
+    else:
+        wording = f"was lowest at batch {best} and highest at the largest batch"
+    return {"worse": worse, "rising": rising, "best_batch": best, "ratio": large / small, "wording": wording}
 
 
 def run(profile: str = "quick", seed: int = 0, steps: int | None = None, progress: bool = False) -> dict:
@@ -180,7 +182,7 @@ def run(profile: str = "quick", seed: int = 0, steps: int | None = None, progres
 
 def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, default=None,
-                        help="updates at batch 64, a multiple of 4 (default: by profile)")
+                        help="updates at batch 64, a multiple of 4, at least 8 (default: by profile)")
 
 
 # --- drawing -------------------------------------------------------------------------------------------------
