@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export GAN_LESSONS_PROFILE ?= quick
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
-SMOKE_STEP_SCALE ?= 0.01
+SMOKE_STEP_SCALE ?= 0.002
 
 .PHONY: install book test unit nbval smoke-full gpu-full build-book browser browser-deps student-edition benchmarks clean
 
@@ -43,7 +43,7 @@ unit:
 nbval:
 	GAN_LESSONS_PROGRESS=0 GAN_LESSONS_CLAIMS_DIR=$(CURDIR)/_build/claims $(PY) -m pytest --nbval-lax --nbval-current-env $(NOTEBOOKS)
 
-# The full profile's code paths on a CPU: full networks, data and sample counts, 1 % of the training steps
+# The full profile's code paths on a CPU: full networks, data and sample counts, 0.2 % of the training steps
 # (GAN_LESSONS_STEP_SCALE); expected claims report instead of failing, since so short a run need not show them.
 smoke-full:
 	GAN_LESSONS_PROFILE=full GAN_LESSONS_STEP_SCALE=$(SMOKE_STEP_SCALE) GAN_LESSONS_CLAIMS=report GAN_LESSONS_PROGRESS=0 \

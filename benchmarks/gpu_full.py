@@ -1,7 +1,7 @@
 """Run the REAL full profile of the whole book on a GPU machine in one call and write a report.
 
     python benchmarks/gpu_full.py                       # on a GPU: every chapter, full profile
-    python benchmarks/gpu_full.py --step-scale 0.01     # the same code paths on a CPU, 1 % of the steps
+    python benchmarks/gpu_full.py --step-scale 0.002    # the same code paths on a CPU, 0.2 % of the steps
 
 For every chapter notebook (``book/NN_*.ipynb``, executed top to bottom from a clean kernel, as nbval does) it
 records the wall time, whether it ran through, and the checked claims the chapter recorded; then for every
