@@ -18,12 +18,13 @@ __all__ = ["COLAB_TAGS", "repository_url", "release_tag", "install_requirement",
 
 COLAB_TAGS = ["remove-cell"]  # hidden in the HTML book: it only does something on Colab
 
-_TEMPLATE = (
-    "# Colab only: install the package this book runs on, pinned to a release of the book's repository.\n"
+_TEMPLATE = (  # lines of at most 88 characters for a short repository URL, like every code cell
+    "# Colab only: install the package this book runs on, pinned to a release\n"
+    "# of the book's repository.\n"
     "import subprocess, sys\n"
     'if "google.colab" in sys.modules:\n'
-    '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
-    '                    "{requirement}"], check=True)')
+    '    package = "{requirement}"\n'
+    '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)')
 
 
 def repository_url(root: str | Path) -> str:

@@ -65,7 +65,7 @@ def _visible_code_cells(nb):
 @pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
 def test_code_lines_fit_the_code_box(path):
     nb = nbformat.read(path, as_version=4)
-    long = [(i, n + 1, len(line)) for i, cell in enumerate(nb.cells[1:], start=1) if cell.cell_type == "code"
+    long = [(i, n + 1, len(line)) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
             for n, line in enumerate(cell.source.splitlines()) if len(line) > MAX_LINE]
     assert not long, f"{path.name}: code lines longer than {MAX_LINE} characters (cell, line, length): {long}"
 
