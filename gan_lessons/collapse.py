@@ -43,6 +43,8 @@ __all__ = [
     "minibatch_stddev",
     "build_method",
     "MethodRun",
+    "MethodSetup",
+    "prepare_method",
     "train_method",
     "summarise",
 ]
@@ -179,11 +181,33 @@ class MethodRun:
         return list(self.datasets).index(dataset) * self.seeds + seed
 
 
-def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: int, config: TrainConfig, *,
-                 net: NetSpec = NetSpec(), train_size: int | None = None, n_eval: int = 2500,
-                 snapshot_every: int = 0, seed: int = 0, progress: bool = False,
-                 cache: str | None = None) -> MethodRun:
-    """Train ``method`` on every dataset x ``seeds`` runs in one ensemble through :func:`train.train_gan`.
+@dataclass
+class MethodSetup:
+    """One method's ensemble, ready to train: ``train_gan(**setup.train_args)``, then ``setup.finish(trainer)``."""
+
+    method: str
+    datasets: dict[str, GaussianMixture]
+    seeds: int
+    n_eval: int
+    seed: int
+    train_args: dict  # the keyword arguments of train.train_gan: networks, data, config, objective, snapshots
+
+    def finish(self, trainer: GANTrainer) -> MethodRun:
+        """The trained ensemble's :class:`MethodRun`: ``n_eval`` fresh samples per member and their metrics."""
+        if not isinstance(trainer, GANTrainer):
+            raise TypeError(f"trainer must be the GANTrainer that train_gan returned, got {type(trainer).__name__}")
+        samples = trainer.sample(self.n_eval, rng=torch.Generator().manual_seed(self.seed + 1))  # [n, members, 2]
+        metrics = {name: [mode_collapse_metrics(samples[:, i * self.seeds + s], mix) for s in range(self.seeds)]
+                   for i, (name, mix) in enumerate(self.datasets.items())}
+        return MethodRun(self.method, dict(self.datasets), self.seeds, trainer, metrics, samples,
+                         list(trainer.snapshots))
+
+
+def prepare_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: int, config: TrainConfig, *,
+                   net: NetSpec = NetSpec(), train_size: int | None = None, n_eval: int = 2500,
+                   snapshot_every: int = 0, seed: int = 0, progress: bool = False,
+                   cache: str | None = None) -> MethodSetup:
+    """``method`` on every dataset x ``seeds`` runs as one ensemble, ready for :func:`train.train_gan`.
 
     train_size: None draws fresh samples every batch; an integer fixes a training set of that many points
     per dataset (PacGAN's protocol: 100,000). Metrics use ``n_eval`` samples per member.
@@ -212,12 +236,17 @@ def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: in
     probe = _Probe(G, D, objective, sampler, noise, datasets, seeds, config.batch_size, rng) \
         if snapshot_every else None
     name = None if cache is None else _cache_name(cache, method, datasets, seeds, train_size, snapshot_every, seed)
-    trainer = train_gan(G, D, sampler, config, objective=objective, noise_sampler=noise, snapshot=probe,
-                        snapshot_every=snapshot_every, progress=progress, cache=name)
-    samples = trainer.sample(n_eval, rng=torch.Generator().manual_seed(seed + 1))  # [n_eval, members, 2]
-    metrics = {name: [mode_collapse_metrics(samples[:, i * seeds + s], mix) for s in range(seeds)]
-               for i, (name, mix) in enumerate(datasets.items())}
-    return MethodRun(method, dict(datasets), seeds, trainer, metrics, samples, list(trainer.snapshots))
+    train_args = dict(generator=G, discriminator=D, real_sampler=sampler, config=config, objective=objective,
+                      noise_sampler=noise, snapshot=probe, snapshot_every=snapshot_every, progress=progress,
+                      cache=name)
+    return MethodSetup(method, dict(datasets), seeds, n_eval, seed, train_args)
+
+
+def train_method(method: str, datasets: Mapping[str, GaussianMixture], seeds: int, config: TrainConfig,
+                 **options) -> MethodRun:
+    """:func:`prepare_method` (same arguments), :func:`train.train_gan`, then :meth:`MethodSetup.finish`."""
+    setup = prepare_method(method, datasets, seeds, config, **options)
+    return setup.finish(train_gan(**setup.train_args))
 
 
 def summarise(metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:

@@ -6,10 +6,13 @@ whose samples ARE p_g, so only D learns.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .checks import check_int
 from .data import GaussianMixture
 from .models import MLPDiscriminator
 from .runtime import seed_everything
@@ -36,22 +39,20 @@ class FixedDistribution(nn.Module):
         return z + 0.0 * self.unused  # [batch, 1], the samples of p_g themselves
 
 
-def train_discriminator(p_data: GaussianMixture, p_g: GaussianMixture, name: str, *, explore_steps: int,
-                        refine_steps: int, batch_size: int, refine_batch_size: int, hidden: int = 64,
-                        depth: int = 2, seed: int = 0, snapshots: int = 0, grid: Tensor | None = None
-                        ) -> tuple[nn.Module, list[tuple[int, Tensor]]]:
+def train_discriminator(p_data: GaussianMixture, p_g: GaussianMixture, name: str, budget: Mapping[str, int], *,
+                        hidden: int = 64, depth: int = 2, seed: int = 0, snapshots: int = 0,
+                        grid: Tensor | None = None) -> tuple[nn.Module, list[tuple[int, Tensor]]]:
     """Train a fresh MLP discriminator to (near) optimality against FIXED p_data and p_g, through the trainer.
 
     Two runs of ``train.train_gan``: explore (Adam, lr 3e-3, small batches) then refine (lr 1e-4, large
     batches: less gradient noise, so D settles closer to D*). Each runs its discriminator updates as
     generator steps of k = 50 discriminator updates; the generator is :class:`FixedDistribution`, so it never
     changes. Both runs are cached under ``name`` (it must say which p_data and p_g: the run cache fingerprints
-    p_data's sampler but not the noise sampler). ``explore_steps`` / ``refine_steps`` (multiples of 50) are the
-    numbers of D updates of the two phases. Returns D and, if ``snapshots``, [(D updates, logits on ``grid``)].
+    p_data's sampler but not the noise sampler). ``budget`` (a chapter's Budget, or any mapping) gives
+    ``explore_steps`` / ``refine_steps`` (multiples of 50: the D updates of the two phases) and their
+    ``batch_size`` / ``refine_batch_size``. Returns D and, if ``snapshots``, [(D updates, logits on ``grid``)].
     """
-    for key, value in (("explore_steps", explore_steps), ("refine_steps", refine_steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < K or value % K:
-            raise ValueError(f"{key} must be a positive multiple of {K}, got {value!r}")
+    explore_steps, refine_steps, batch_size, refine_batch_size = _phases(budget)
     seed_everything(seed)
     D = MLPDiscriminator(data_dim=1, hidden=hidden, depth=depth, activation="elu")
     history: list[tuple[int, Tensor]] = []
@@ -67,6 +68,21 @@ def train_discriminator(p_data: GaussianMixture, p_g: GaussianMixture, name: str
         history += [(done + step * K, logits) for step, logits in trainer.snapshots if step or not done]
         D, done = trainer.D, done + cfg.steps * K
     return D, history
+
+
+def _phases(budget: Mapping[str, int]) -> tuple[int, int, int, int]:
+    """(explore_steps, refine_steps, batch_size, refine_batch_size) of ``budget``, checked."""
+    keys = ("explore_steps", "refine_steps", "batch_size", "refine_batch_size")
+    if not isinstance(budget, Mapping) or not set(keys) <= set(budget):
+        raise TypeError(f"budget must be a chapter's Budget (or a mapping) with {', '.join(keys)}, got "
+                        f"{type(budget).__name__}")
+    for key in keys[:2]:
+        value = budget[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < K or value % K:
+            raise ValueError(f"{key} must be a positive multiple of {K}, got {value!r}")
+    for key in keys[2:]:
+        check_int(key, budget[key], minimum=1)
+    return tuple(budget[k] for k in keys)
 
 
 def discriminator_logits(D: nn.Module, x: np.ndarray | Tensor) -> np.ndarray:

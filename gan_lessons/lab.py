@@ -97,17 +97,25 @@ class Lab:
         self._draw_lim = 3.0
         self.target = "ring"
         self._set_target_data(target)
-        self.reset()
+        self.trainer = train.GANTrainer(*self._networks(), self.sampler, self.config, latent_dim=2, device="cpu")
+        self._restart()
 
     # -- running the game ------------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
         """New G and D from ``seed`` (default: the current one), fresh optimizers, empty curves."""
         if seed is not None:
             self.config = dataclasses.replace(self.config, seed=seed)  # validated by TrainConfig
+        self.trainer = train.GANTrainer(*self._networks(), self.sampler, self.config, latent_dim=2, device="cpu")
+        self._restart()
+
+    def _networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """Fresh G and D, seeded with the lab's seed."""
         runtime.seed_everything(self.config.seed)
-        G = models.MLPGenerator(latent_dim=2, data_dim=2, hidden=self.hidden, depth=self.depth)
-        D = models.MLPDiscriminator(data_dim=2, hidden=self.hidden, depth=self.depth)
-        self.trainer = train.GANTrainer(G, D, self.sampler, self.config, latent_dim=2, device="cpu")
+        return (models.MLPGenerator(latent_dim=2, data_dim=2, hidden=self.hidden, depth=self.depth),
+                models.MLPDiscriminator(data_dim=2, hidden=self.hidden, depth=self.depth))
+
+    def _restart(self) -> None:
+        """Fixed evaluation noise and latent grid of the current seed, zero counts, empty curves."""
         rng = torch.Generator().manual_seed(self.config.seed + 1)
         self._z = torch.randn(self.n_eval, 2, generator=rng)  # fixed evaluation noise: views move smoothly
         side = torch.linspace(-2.0, 2.0, self.latent_lines)
@@ -442,10 +450,12 @@ class LabWidget:
     """The live lab: buttons, live controls and the figure on an ipympl canvas (click on the left plot to
     draw data). ``LabWidget(Lab())`` then display ``.box``; every control calls one :class:`Lab` method."""
 
-    def __init__(self, lab: Lab | None = None, figsize: tuple[float, float] = (10.0, 3.5)) -> None:
+    def __init__(self, lab: Lab, figsize: tuple[float, float] = (10.0, 3.5)) -> None:
         import ipywidgets as w
 
-        self.lab = Lab() if lab is None else lab
+        if not isinstance(lab, Lab):
+            raise TypeError(f"lab must be a Lab (LabWidget(Lab(loss='ns'))), got {type(lab).__name__}")
+        self.lab = lab
         self.fig, self.canvas = _ipympl_figure(figsize)
         self.view = LabFigure(self.fig, self.lab.frame(""), blit=True)
         self.canvas.mpl_connect("button_press_event", self._on_click)
@@ -474,14 +484,18 @@ class LabWidget:
         self.status = w.Label(value="Click on the left plot to draw your own data.")
         self.counts = w.Label(value=self.lab.status())
         self._wire()
+        self.box = self._layout(w)
+        self.skip_backlog = True  # drop play ticks that queued up while a step was still drawing
+        self._last_tick = 0.0
+
+    def _layout(self, w) -> Any:
+        """The controls in five rows above the figure."""
         controls = w.VBox([w.HBox([self.d_button, self.g_button, self.step_button, self.play, self.reset_button]),
                            w.HBox([self.speed, self.loss, self.batch_size]),
                            w.HBox([self.lr_d, self.lr_g, self.d_steps]),
                            w.HBox([self.target, self.clear_button, self.seed]),
                            w.HBox([self.counts, self.status])])
-        self.box = w.VBox([controls, self.canvas if isinstance(self.canvas, w.DOMWidget) else w.Output()])
-        self.skip_backlog = True  # drop play ticks that queued up while a step was still drawing
-        self._last_tick = 0.0
+        return w.VBox([controls, self.canvas if isinstance(self.canvas, w.DOMWidget) else w.Output()])
 
     def _wire(self) -> None:
         act = self._act

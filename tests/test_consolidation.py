@@ -236,3 +236,163 @@ def test_square_grid_shapes():
     assert per.shape == (9, 2, 2) and per[0, 1].tolist() == [-3.0, -3.0]
     with pytest.raises(ValueError, match="resolution"):
         data.square_grid(1.0, 1)
+
+
+# -- d_steps: at most two calls from a notebook to the trainer ------------------------------------------------
+# A static call graph of gan_lessons (calls by name, by module attribute, by class attribute and through self).
+# A chain starts at a call a notebook cell makes and ends at train.train_gan or train.GANTrainer, whose fit loop
+# (GANTrainer._one_step) reads config.d_steps: "notebook -> chapter.study -> train_gan" is 2 calls.
+TRAINER = {("gan_lessons.train", "train_gan"), ("gan_lessons.train", "GANTrainer")}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+class _Module:
+    def __init__(self, path: Path, modules: set[str]) -> None:
+        self.name, tree = _module_name(path), ast.parse(path.read_text())
+        package = self.name if path.name == "__init__.py" else self.name.rpartition(".")[0]
+        self.aliases, self.names, self.defs = {}, {}, {}  # local -> module; local -> (module, name); qualname -> node
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("gan_lessons")):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                source = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module
+                for a in node.names:
+                    target = f"{source}.{a.name}"
+                    if target in modules:
+                        self.aliases[a.asname or a.name] = target
+                    else:
+                        self.names[a.asname or a.name] = (source, a.name)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                self.defs[node.name] = node
+                for sub in getattr(node, "body", []) if isinstance(node, ast.ClassDef) else []:
+                    if isinstance(sub, ast.FunctionDef):
+                        self.defs[f"{node.name}.{sub.name}"] = sub
+
+
+def _graph() -> dict[str, _Module]:
+    paths = list(PACKAGE.rglob("*.py"))
+    names = {_module_name(p) for p in paths}
+    return {m.name: m for m in (_Module(p, names) for p in paths)}
+
+
+def _defined(graph, module: str, name: str) -> tuple[str, str] | None:
+    """Where ``module.name`` is defined, following re-exports; None outside the package."""
+    for _ in range(5):
+        m = graph.get(module)
+        if m is None:
+            return None
+        if name in m.defs:
+            return module, name
+        if name not in m.names:
+            return None
+        module, name = m.names[name]
+    return None
+
+
+def _calls(graph, nodes, m: _Module, qual: str = "") -> set[tuple[str, str]]:
+    found = set()
+    for n in (c for node in nodes for c in ast.walk(node) if isinstance(c, ast.Call)):
+        f, target = n.func, None
+        if isinstance(f, ast.Name):
+            target = (m.name, f.id) if f.id in m.defs else _defined(graph, *m.names[f.id]) if f.id in m.names \
+                else None
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+            v = f.value.id
+            if v in m.aliases:
+                target = _defined(graph, m.aliases[v], f.attr)
+            elif v in m.defs or (v == "self" and "." in qual):
+                owner = v if v != "self" else qual.partition(".")[0]
+                target = (m.name, f"{owner}.{f.attr}") if f"{owner}.{f.attr}" in m.defs else None
+        if target is not None:
+            found.add(target)
+    return found
+
+
+def _callees(graph, module: str, qual: str) -> set[tuple[str, str]]:
+    m, node = graph[module], graph[module].defs[qual]
+    if isinstance(node, ast.ClassDef):  # constructing a class runs its __init__
+        node = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+        qual = f"{qual}.__init__"
+    return set() if node is None else _calls(graph, node.body, m, qual)
+
+
+def _chains(graph, start, path=()):
+    path += (start,)
+    if start in TRAINER:
+        yield path
+        return
+    for callee in _callees(graph, *start):
+        if callee not in path:
+            yield from _chains(graph, callee, path)
+
+
+def _notebook_calls(graph, notebook: Path) -> set[tuple[str, str]]:
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    source = "\n".join(line for c in cells if c.cell_type == "code" for line in c.source.splitlines()
+                       if not line.lstrip().startswith(("%", "!")))
+    tree = ast.parse(source)
+    cell = _Module.__new__(_Module)
+    cell.name, cell.aliases, cell.names, cell.defs = "<notebook>", {}, {}, {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gan_lessons"):
+            for a in node.names:
+                target = f"{node.module}.{a.name}"
+                if target in graph:
+                    cell.aliases[a.asname or a.name] = target
+                else:
+                    cell.names[a.asname or a.name] = (node.module, a.name)
+    return _calls(graph, [tree], cell)
+
+
+def test_every_notebook_reaches_the_trainer_in_two_calls():
+    graph = _graph()
+    reached = set()
+    for notebook in sorted(PACKAGE.parent.glob("book/*.ipynb")):
+        for start in _notebook_calls(graph, notebook):
+            for chain in _chains(graph, start):
+                hops = " -> ".join(f"{m.rpartition('.')[2]}.{q}" for m, q in chain)
+                assert len(chain) <= 2, f"{notebook.name}: {hops} ({len(chain)} calls to the trainer; at most 2)"
+                modules = [m for m, _ in chain]
+                assert len(set(modules)) == len(modules), f"{notebook.name}: {hops} visits a module twice"
+                reached.add(notebook.name)
+    assert len(reached) >= 9  # every training chapter's path was found (the analysis is not blind)
+
+
+def test_the_call_graph_sees_a_three_call_chain():
+    """The analysis itself: a chapter-like chain of three calls to the trainer is found and measured."""
+    graph = _graph()
+    assert ("gan_lessons.train", "train_gan") in _callees(graph, "gan_lessons.collapse", "train_method")
+    three = list(_chains(graph, ("gan_lessons.experiments.optimal_d", "run")))
+    assert max(map(len, three)) == 4  # a cell calling run: run -> _train -> train_discriminator -> train_gan
+
+
+def _function_lengths() -> dict[str, int]:
+    """Lines of every function's body (docstring left out) in gan_lessons."""
+    lengths = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body[1:] if isinstance(node.body[0], ast.Expr) and \
+                    isinstance(getattr(node.body[0], "value", None), ast.Constant) else node.body
+                if body:
+                    lengths[f"{path.relative_to(PACKAGE)}:{node.lineno}:{node.name}"] = \
+                        body[-1].end_lineno - body[0].lineno + 1
+    return lengths
+
+
+def test_functions_stay_short_and_the_trainer_modules_small():
+    import statistics
+
+    lengths = _function_lengths()
+    assert len(lengths) > 300
+    assert statistics.median(lengths.values()) <= 10
+    longest = max(lengths, key=lengths.get)
+    assert lengths[longest] <= 40, f"{longest} has {lengths[longest]} lines (at most 40)"
+    for name in ("train", "config", "objectives", "checkpoints", "runcache", "averaging"):  # train.py, split
+        lines = len((PACKAGE / f"{name}.py").read_text().splitlines())
+        assert lines < 300, f"gan_lessons/{name}.py has {lines} lines (under 300)"

@@ -284,6 +284,9 @@ def specs():
         "gan_lessons.collapse:minibatch_stddev": args(T(None, None, None)),
         "gan_lessons.collapse:build_method": args(S(*methods), P(), netspec, P()),
         "gan_lessons.collapse:MethodRun": args(S("ns"), maybe(st.just({})), I(), TRAINER, maybe(st.just({})), T()),
+        "gan_lessons.collapse:MethodSetup": args(S("ns"), maybe(st.just({})), I(), I(), I(), maybe(st.just({}))),
+        "gan_lessons.collapse:prepare_method": args(S(*methods), maybe(st.just({"ring": data.ring(4)})), P(),
+                                                    CONFIG, n_eval=st.sampled_from([0, -1, 2**40, "x", 1, 16])),
         "gan_lessons.collapse:train_method": bad(S(*methods), maybe(st.just({"ring": data.ring(4)})), P(),
                                                  CONFIG, n_eval=st.sampled_from([0, -1, 2**40, "x", None, 1.5])),
         "gan_lessons.collapse:summarise": args(maybe(LIST(maybe(st.dictionaries(S("a"), F, max_size=2))))),
@@ -332,9 +335,10 @@ def specs():
         "gan_lessons.exercises.minimax:reference_value_function": args(T(None), T(None)),
         # fixed_game
         "gan_lessons.fixed_game:FixedDistribution": NONE,
-        "gan_lessons.fixed_game:train_discriminator": bad(MIXTURE, MIXTURE, S("x"), explore_steps=P(0, 2),
-                                                          refine_steps=P(0, 2), batch_size=P(), refine_batch_size=P(),
-                                                          hidden=st.sampled_from([0, -1, 2**40, "x", None, 1.5])),
+        "gan_lessons.fixed_game:train_discriminator": bad(
+            MIXTURE, MIXTURE, S("x"), st.one_of(JUNK, st.fixed_dictionaries(
+                {"explore_steps": P(0, 2), "refine_steps": P(0, 2), "batch_size": P(), "refine_batch_size": P()})),
+            hidden=st.sampled_from([0, -1, 2**40, "x", None, 1.5])),
         "gan_lessons.fixed_game:discriminator_logits": args(MODULE, A(None, None)),
         # latent
         "gan_lessons.latent:standard_normal_noise": args(maybe(I())),

@@ -133,8 +133,10 @@ def test_max_abs_error_only_where_the_data_live():
 def test_train_discriminator_bad_steps():
     p, q = optimal_d.PAIRS["gaussians"]
     with pytest.raises(ValueError, match="multiple of 50"):
-        fixed_game.train_discriminator(p, q, "x", explore_steps=75, refine_steps=50, batch_size=8,
-                                       refine_batch_size=8)
+        fixed_game.train_discriminator(p, q, "x", {"explore_steps": 75, "refine_steps": 50, "batch_size": 8,
+                                                   "refine_batch_size": 8})
+    with pytest.raises(TypeError, match="budget must be"):
+        fixed_game.train_discriminator(p, q, "x", {"explore_steps": 50})
 
 
 @pytest.mark.slow
@@ -143,11 +145,11 @@ def test_trained_discriminator_approaches_d_star(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
     p, q = optimal_d.PAIRS["gaussians"]
     x = optimal_d.GRID.double().numpy()
-    D, history = optimal_d.train_discriminator(p, q, "test-gaussians", snapshots=2,
-                                               budget=optimal_d.budget(explore_steps=1000, refine_steps=200))
+    b = optimal_d.budget(explore_steps=1000, refine_steps=200)
+    D, history = fixed_game.train_discriminator(p, q, "test-gaussians", b, snapshots=2, grid=optimal_d.GRID)
     error = optimal_d.max_abs_error(optimal_d._sigmoid(fixed_game.discriminator_logits(D, x)), p, q, x)
     first = optimal_d.max_abs_error(optimal_d._sigmoid(history[0][1]), p, q, x)
     assert error < 0.05 < first
-    again, _ = optimal_d.train_discriminator(p, q, "test-gaussians", snapshots=2,
-                                             budget=optimal_d.budget(explore_steps=1000, refine_steps=200))  # from the run cache: bit-identical
+    again, _ = fixed_game.train_discriminator(p, q, "test-gaussians", b, snapshots=2,
+                                              grid=optimal_d.GRID)  # from the run cache: bit-identical
     assert all(torch.equal(u, v) for u, v in zip(D.state_dict().values(), again.state_dict().values()))

@@ -35,18 +35,20 @@ def budget(profile: str | None = None, **overrides) -> Budget:
 
 # -- JSD from a trained discriminator ------------------------------------------------------------------------
 
-def jsd_from_discriminator(theta: float, profile: str = "quick", seed: int = 0) -> dict[str, float]:
-    """Train D between N(0, 1) and N(theta, 1); return V(G, D) it reaches, its JSD estimate and the true JSD.
+def shifted_pair(theta: float) -> tuple[data.GaussianMixture, data.GaussianMixture]:
+    """(p_data, p_g) = (N(0, 1), N(theta, 1)): the pair a discriminator is trained on at separation theta."""
+    if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not math.isfinite(theta):
+        raise ValueError(f"theta must be a finite number, got {theta!r}")
+    return data.gaussian_1d(0.0, 1.0), data.gaussian_1d(float(theta), 1.0)
+
+
+def jsd_estimate(theta: float, D) -> dict[str, float]:
+    """V(G, D) that the trained D of :func:`shifted_pair` (theta) reaches, its JSD estimate and the true JSD.
 
     V(G, D) = integral of p_data log D + p_g log(1 - D) (on a grid, with the exact densities) is at most
     max_D V = -log 4 + 2 JSD, so (V + log 4) / 2 estimates the JSD from below.
     """
-    p_data, p_g = data.gaussian_1d(0.0, 1.0), data.gaussian_1d(theta, 1.0)
-    b = budget(profile)
-    D, _ = fixed_game.train_discriminator(
-        p_data, p_g, f"divergences-shift-{theta:g}", explore_steps=b.explore_steps,
-        refine_steps=b.refine_steps, batch_size=b.batch_size, refine_batch_size=b.refine_batch_size,
-        seed=seed)
+    p_data, p_g = shifted_pair(theta)
     x = theory.grid(-8.0, theta + 8.0, 4001)
     value = theory.value_of_discriminator(fixed_game.discriminator_logits(D, x), p_data, p_g, x)
     jsd = theory.js_divergence(p_data, p_g, theory.grid(-12.0, theta + 12.0))
@@ -143,7 +145,9 @@ def parallel_lines(theta: float) -> dict[str, float]:
 
 
 def run(profile: str = "quick", seed: int = 0) -> dict:
-    rows = [jsd_from_discriminator(t, profile, seed) for t in SEPARATIONS]
+    b = budget(profile)
+    rows = [jsd_estimate(t, fixed_game.train_discriminator(*shifted_pair(t), f"divergences-shift-{t:g}", b,
+                                                           seed=seed)[0]) for t in SEPARATIONS]
     fwd, rev = fit_gaussian(BIMODAL, "forward"), fit_gaussian(BIMODAL, "reverse")
     mle = mle_versus_kl(profile, seed)
     narrow = shifted_family(np.array([2.0, 2.01]), 0.05)

@@ -17,7 +17,8 @@ from ..runtime import get_device, seed_everything, sized
 
 NAME = "fid"
 FEATURES = "FID (MNIST-classifier features)"  # the name of every FID number of this chapter
-MODELS = ("MLP GAN", "DCGAN", "WGAN-GP", "hinge + SN")  # the leaderboard, in this order
+MODELS = ("mlp-ns", "ns", "wgan-gp", "hinge-sn")  # the leaderboard, in this order: the book's method names
+LABELS = {"mlp-ns": "MLP GAN", "ns": "DCGAN", "wgan-gp": "WGAN-GP", "hinge-sn": "hinge + SN"}  # for the page
 LATENT_DIM = 64  # z ~ N(0, I_64) for every model of the leaderboard
 LEVELS = {  # corruption strengths, one list per kind, indexed by the widget's "level"
     "noise": [0.0, 0.1, 0.2, 0.3, 0.5, 0.8],  # std of Gaussian pixel noise (pixels live in [-1, 1])
@@ -138,18 +139,18 @@ def corruption_sweep(images: Tensor, labels: Tensor, real_stats, seed: int = 0) 
 
 # --- the leaderboard ------------------------------------------------------------------------------------------
 def make_models(name: str, width: int = 16) -> tuple[nn.Module, nn.Module, objectives.Objective]:
-    """(G, D, objective) for one entry of the leaderboard; ``width`` is the DCGAN channel width w."""
-    if name == "MLP GAN":
+    """(G, D, objective) for one entry of :data:`MODELS`; ``width`` is the DCGAN channel width w."""
+    if name == "mlp-ns":  # an MLP G and D, non-saturating loss
         G = nn.Sequential(models.MLPGenerator(LATENT_DIM, 784, hidden=256, depth=2), nn.Tanh(),
                           nn.Unflatten(1, (1, 28, 28)))  # [batch, 1, 28, 28] in [-1, 1]
         D = nn.Sequential(nn.Flatten(), models.MLPDiscriminator(784, hidden=256, depth=2))
         return G, D, objectives.make_objective("ns")
-    if name == "DCGAN":
+    if name == "ns":  # the rest: the DCGAN networks
         return _dcgan_generator(width), _dcgan_discriminator(width), objectives.make_objective("ns")
-    if name == "WGAN-GP":
+    if name == "wgan-gp":
         return (_dcgan_generator(width), models.without_batchnorm(_dcgan_discriminator(width)),
                 objectives.make_objective("wgan-gp"))
-    if name == "hinge + SN":
+    if name == "hinge-sn":
         critic = spectral.spectral_normalize(models.without_batchnorm(_dcgan_discriminator(width)))
         return _dcgan_generator(width), critic, objectives.make_objective("hinge")
     raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
@@ -165,9 +166,9 @@ def train_models(train_x: Tensor, profile: str, seed: int = 0, names=MODELS,
     for i, name in enumerate(names):
         seed_everything(seed + i)
         G, D, objective = make_models(name, width=b["width"])
-        lr = 1e-4 if name == "WGAN-GP" else 2e-4
+        lr = 1e-4 if name == "wgan-gp" else 2e-4
         cfg = train.TrainConfig(steps=b["steps"], batch_size=b["batch_size"], lr_d=lr, lr_g=lr,
-                                betas=(0.0, 0.9) if name == "WGAN-GP" else (0.5, 0.999), seed=seed + i)
+                                betas=(0.0, 0.9) if name == "wgan-gp" else (0.5, 0.999), seed=seed + i)
         trainers[name] = train.train_gan(G, D, data.TensorSampler(train_x), cfg, latent_dim=LATENT_DIM,
                                          objective=objective, device=get_device(),
                                          cache=_cache_name(name))  # an identical later run loads it
@@ -311,8 +312,8 @@ def run(profile: str = "quick", seed: int = 0, steps: int | None = None, n_eval:
 
 
 def _cache_name(model: str) -> str:
-    """The run-cache name of a leaderboard model: "fid-mlp-gan", "fid-wgan-gp", "fid-hinge-sn", ..."""
-    return "fid-" + "-".join("".join(c if c.isalnum() else " " for c in model.lower()).split())
+    """The run-cache name of a leaderboard model: "fid-mlp-ns", "fid-ns", "fid-wgan-gp", "fid-hinge-sn"."""
+    return f"fid-{model}"
 
 
 def _dcgan_generator(width: int) -> nn.Module:

@@ -25,7 +25,7 @@ from .. import collapse, data
 from ..collapse import MethodRun, NetSpec
 from .. import runtime
 from ..runtime import seed_everything, sized
-from ..train import TrainConfig
+from ..train import TrainConfig, train_gan
 
 NAME = "mode-collapse"
 PROTOCOLS = ("book", "pacgan", "veegan")
@@ -118,10 +118,11 @@ def study(proto: Protocol, seed: int = 0, snapshots: bool = False, progress: boo
     """Train every method of ``proto`` (each one ensemble over datasets x seeds); method -> MethodRun."""
     runs = {}
     for method in proto.methods:
-        runs[method] = collapse.train_method(
+        setup = collapse.prepare_method(
             method, proto.datasets, proto.seeds, proto.config_for(method), net=proto.net, train_size=proto.train_size,
             n_eval=proto.n_eval, snapshot_every=proto.snapshot_every if snapshots else 0, seed=seed,
             progress=progress, cache=f"collapse-{proto.name}" if cache else None)
+        runs[method] = setup.finish(train_gan(**setup.train_args))  # proto.config_for(method): its d_steps
     return runs
 
 

@@ -40,16 +40,14 @@ def budget(profile: str | None = None, **overrides) -> Budget:
     return Budget.of(profile, **overrides)
 
 
-def train_discriminator(p_data: data.GaussianMixture, p_g: data.GaussianMixture, name: str, *,
-                        profile: str = "quick", hidden: int = 64, depth: int = 2, seed: int = 0,
-                        snapshots: int = 0, budget: "Budget | None" = None) -> tuple[nn.Module, list]:
-    """:func:`gan_lessons.fixed_game.train_discriminator` with this chapter's budget (of ``profile``, or the
-    ``budget`` given); snapshots of D's logits on GRID."""
-    b = Budget.of(profile) if budget is None else budget
-    return fixed_game.train_discriminator(
-        p_data, p_g, name, explore_steps=b.explore_steps, refine_steps=b.refine_steps,
-        batch_size=b.batch_size, refine_batch_size=b.refine_batch_size, hidden=hidden, depth=depth,
-        seed=seed, snapshots=snapshots, grid=GRID)
+SHAPES = ((0, 1), (1, 32), (2, 16), (2, 64))  # (depth, width) of the capacity sweep; depth 0: logistic regression
+
+
+def _train(pair: str, budget: Budget, *, depth: int = 2, hidden: int = 64, seed: int = 0
+           ) -> tuple[nn.Module, list[tuple[int, Tensor]]]:
+    """D trained on ``pair`` as the chapter's cells train it (fixed_game.train_discriminator; logits on GRID)."""
+    return fixed_game.train_discriminator(*PAIRS[pair], f"optimal-d-{pair}", budget, depth=depth, hidden=hidden,
+                                          seed=seed, snapshots=budget.snapshots, grid=GRID)
 
 
 def max_abs_error(d_values: np.ndarray, p_data, p_g, x: np.ndarray) -> float:
@@ -59,42 +57,36 @@ def max_abs_error(d_values: np.ndarray, p_data, p_g, x: np.ndarray) -> float:
     return float(np.abs(np.asarray(d_values) - d_star)[where].max())
 
 
-def study(pair: str, profile: str = "quick", seed: int = 0) -> dict:
-    """Train D on one pair; return D and D* on the grid, the error at each snapshot, and the final error."""
-    p_data, p_g = PAIRS[pair]
+def judge(pair: str, D: nn.Module) -> dict:
+    """A trained D of ``pair`` on GRID: its values ``d`` and ``max_abs_error`` (largest gap to D* where data are)."""
+    if pair not in PAIRS:
+        raise ValueError(f"unknown pair {pair!r}: use one of {', '.join(PAIRS)}")
     x = GRID.double().numpy()
-    D, history = train_discriminator(p_data, p_g, f"optimal-d-{pair}", profile=profile, seed=seed,
-                                     snapshots=budget(profile).snapshots)
-    errors = [(step, max_abs_error(_sigmoid(logits), p_data, p_g, x)) for step, logits in history]
     d = _sigmoid(fixed_game.discriminator_logits(D, x))
-    return {"x": x, "d": d, "d_star": theory.optimal_discriminator(p_data, p_g, x), "D": D,
-            "error_by_step": errors, "max_abs_error": max_abs_error(d, p_data, p_g, x)}
+    return {"d": d, "max_abs_error": max_abs_error(d, *PAIRS[pair], x)}
 
 
-def capacity_sweep(pair: str, shapes=((0, 1), (1, 32), (2, 16), (2, 64)), profile: str = "quick",
-                   seed: int = 0) -> dict[str, dict]:
-    """D and max |D - D*| for discriminators of (depth, hidden) in ``shapes``; depth 0 = logistic regression."""
+def study(pair: str, D: nn.Module, history: list[tuple[int, Tensor]]) -> dict:
+    """The trained D of ``pair`` and its snapshots ``history`` against D*: D and D* on the grid, the error at
+    each snapshot (``error_by_step``) and the final error (``max_abs_error``)."""
+    out = judge(pair, D)
     p_data, p_g = PAIRS[pair]
     x = GRID.double().numpy()
-    out = {}
-    for depth, hidden in shapes:  # depth 0: D(x) = sigmoid(w x + c)
-        D, _ = train_discriminator(p_data, p_g, f"optimal-d-{pair}", profile=profile, seed=seed, hidden=hidden,
-                                   depth=depth, snapshots=budget(profile).snapshots)  # 2x64: study's run
-        d = _sigmoid(fixed_game.discriminator_logits(D, x))
-        out[f"{depth}x{hidden}"] = {"d": d, "max_abs_error": max_abs_error(d, p_data, p_g, x)}
-    return out
+    errors = [(step, max_abs_error(_sigmoid(logits), p_data, p_g, x)) for step, logits in history]
+    return {**out, "x": x, "d_star": theory.optimal_discriminator(p_data, p_g, x), "D": D, "error_by_step": errors}
 
 
 def run(profile: str = "quick", seed: int = 0) -> dict:
+    b = budget(profile)
     out: dict = {}
     for pair in PAIRS:
-        result = study(pair, profile, seed)
+        result = study(pair, *_train(pair, b, seed=seed))
         out[f"{pair}_max_abs_error"] = round(result["max_abs_error"], 5)
         out[f"{pair}_error_by_step"] = [[s, round(e, 5)] for s, e in result["error_by_step"]]
-    sweep = capacity_sweep("mixture", profile=profile, seed=seed)
-    out["mixture_capacity_max_abs_error"] = {k: round(v["max_abs_error"], 5) for k, v in sweep.items()}
+    out["mixture_capacity_max_abs_error"] = {
+        f"{depth}x{hidden}": round(judge("mixture", _train("mixture", b, depth=depth, hidden=hidden, seed=seed)[0])
+                                   ["max_abs_error"], 5) for depth, hidden in SHAPES}
     out["max_abs_error"] = max(out[f"{pair}_max_abs_error"] for pair in PAIRS)
-    b = budget(profile)
     out["d_updates"] = b.explore_steps + b.refine_steps
     return out
 
