@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.11):
 #   make book   install, then build the HTML book into _build/html (notebooks executed)
-#   make test   install, then nbval over every notebook, unit tests, the -W book build, browser checks
+#   make test   install, then nbval over every notebook, unit tests, the full-profile smoke run, the -W book
+#               build, browser checks
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
@@ -9,6 +10,11 @@ PY := $(VENV)/bin/python
 export GAN_LESSONS_PROFILE ?= quick
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 SMOKE_STEP_SCALE ?= 0.002
+# Tests and notebooks run in WORKERS pytest-xdist processes (a whole notebook or test file per process), each
+# with a share of the cores as its torch threads: the book's small models gain nothing from a second thread.
+WORKERS ?= 2
+THREADS ?= $(shell n=$$(( $$(nproc) / $(WORKERS) )); echo $$(( n > 0 ? n : 1 )))
+PARALLEL := -n $(WORKERS) --dist loadscope
 
 .PHONY: install book test unit nbval smoke-full gpu-full build-book browser browser-deps student-edition benchmarks clean
 
@@ -34,21 +40,23 @@ build-book: book
 test: install browser-deps
 	$(MAKE) nbval
 	$(MAKE) unit
+	$(MAKE) smoke-full
 	$(MAKE) book
 	$(MAKE) browser
 
 unit:
-	$(PY) -m pytest tests -m "not browser" --durations=10
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest $(PARALLEL) tests -m "not browser" --durations=10
 
 nbval:
-	GAN_LESSONS_PROGRESS=0 GAN_LESSONS_CLAIMS_DIR=$(CURDIR)/_build/claims $(PY) -m pytest --nbval-lax --nbval-current-env $(NOTEBOOKS)
+	GAN_LESSONS_PROGRESS=0 GAN_LESSONS_CLAIMS_DIR=$(CURDIR)/_build/claims OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest $(PARALLEL) --nbval-lax --nbval-current-env $(NOTEBOOKS)
 
 # The full profile's code paths on a CPU: full networks, data and sample counts, 0.2 % of the training steps
 # (GAN_LESSONS_STEP_SCALE); expected claims report instead of failing, since so short a run need not show them.
+# Part of `make test`.
 smoke-full:
 	GAN_LESSONS_PROFILE=full GAN_LESSONS_STEP_SCALE=$(SMOKE_STEP_SCALE) GAN_LESSONS_CLAIMS=report GAN_LESSONS_PROGRESS=0 \
 	  GAN_LESSONS_CLAIMS_DIR=$(CURDIR)/_build/claims-full \
-	  $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+	  OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest $(PARALLEL) --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
 
 # The real full profile on a GPU machine, one call, report in _build/gpu_full.md (see the instructor guide).
 gpu-full: install

@@ -61,7 +61,12 @@ def _write_chapter_table(config, totals: dict[str, float], failed: set[str]) -> 
                          "code_cells": sum(c.cell_type == "code" for c in nb.cells),
                          "status": "failed" if notebook in failed else "ok"})
         text = render(rows, describe_machine(), os.environ.get("GAN_LESSONS_PROFILE", "auto"))
-        text = text.replace("by `python benchmarks/chapter_times.py`", "by the nbval run of `make test`").replace(
+        workers = getattr(config.option, "numprocesses", None)  # pytest-xdist's -n, when it runs
+        workers = workers if isinstance(workers, int) else 1
+        how = "by the nbval run of `make test`" + (
+            f" ({workers} notebooks at a time, {os.environ.get('OMP_NUM_THREADS', 'default')} torch thread(s) each)"
+            if workers > 1 else "")
+        text = text.replace("by `python benchmarks/chapter_times.py`", how).replace(
             "load average before the run", "load average at the end of the run")
         out = root / "_build" / "chapter_times.md"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -336,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(args.threads or threads)
-        trainer, seconds, done = _train_cli(args, distributed)
+        with torch.backends.mkldnn.flags(enabled=not args.exact):
+            trainer, seconds, done = _train_cli(args, distributed)
     finally:
         torch.set_num_threads(threads)
         if owns_group:
@@ -416,6 +417,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads per process (0: leave as is; torchrun sets OMP_NUM_THREADS=1)")
+    p.add_argument("--exact", action="store_true",
+                   help="PyTorch's own CPU convolutions instead of oneDNN's, whose kernels (and rounding) change "
+                        "with the batch size on some CPUs: for comparing runs whose per-process batches differ")
     p.add_argument("--crash-at", type=int, default=None, help=argparse.SUPPRESS)  # fault injection (tests)
     p.add_argument("--crash-rank", type=int, default=1, help=argparse.SUPPRESS)
     return p
