@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .checkpoints import atomic_save, content_hash
+from .runtime import one_thread
 from .checks import check_int
 
 __all__ = ["Recipe", "RECIPE", "DigitClassifier", "get_classifier", "predict", "recognised_fraction",
@@ -122,12 +123,8 @@ def train_classifier(images: Tensor, labels: Tensor, recipe: Recipe = RECIPE) ->
                          f"{getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
     if labels.min() < 0 or labels.max() > 9:
         raise ValueError("labels must be digit classes 0..9")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small convolutions: one thread is as fast, never oversubscribes, same bits anywhere
-    try:
+    with one_thread():  # small convolutions: one thread is as fast, never oversubscribes, same bits anywhere
         return _fit(images, labels, recipe)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit(images: Tensor, labels: Tensor, recipe: Recipe) -> DigitClassifier:

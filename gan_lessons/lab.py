@@ -127,7 +127,7 @@ class Lab:
 
     def step_d(self) -> float:
         """One discriminator update (``GANTrainer.update_discriminator``); returns L_D."""
-        with _one_thread():
+        with runtime.one_thread():
             d_loss, _, _ = self.trainer.update_discriminator()
         self.d_updates += 1
         self._record(d_loss=d_loss)
@@ -135,7 +135,7 @@ class Lab:
 
     def step_g(self) -> float:
         """One generator update on a fresh batch (``GANTrainer.update_generator``); returns L_G."""
-        with _one_thread():
+        with runtime.one_thread():
             g_loss = self.trainer.update_generator()
         self.g_updates += 1
         self._record(g_loss=g_loss)
@@ -143,7 +143,7 @@ class Lab:
 
     def step(self) -> tuple[float, float]:
         """One full step of Algorithm 1: k = d_steps D updates, then one G update (``GANTrainer.fit``)."""
-        with _one_thread():
+        with runtime.one_thread():
             self.trainer.fit(self.trainer.step + 1, progress=False)
         h = self.trainer.history
         self.d_updates += self.config.d_steps
@@ -220,7 +220,7 @@ class Lab:
     def views(self) -> LabViews:
         """Samples, data, D's map, the generator's gradient arrows and the latent manifold, as arrays."""
         t = self.trainer
-        with _one_thread(), _eval_mode(t.G, t.D):
+        with runtime.one_thread(), _eval_mode(t.G, t.D):
             with torch.no_grad():
                 manifold = t.G(self._latent_grid).reshape(self.latent_lines, self.latent_lines, 2)
                 heat = t.D(self._heat_grid).reshape(self.resolution, self.resolution)  # [res, res], row = y
@@ -282,7 +282,7 @@ class Lab:
         """G(z) of the fixed noise and the JSD estimate, after every change of G or of the target."""
         if not hasattr(self, "trainer"):
             return
-        with _one_thread(), _eval_mode(self.trainer.G), torch.no_grad():
+        with runtime.one_thread(), _eval_mode(self.trainer.G), torch.no_grad():
             self._fakes = self.trainer.G(self._z)  # [n_eval, 2]
         jsd = theory.js_divergence_histogram_2d(self._data_eval, self._fakes, self.lim, self.bins)
         if self._log["t"] and self._log["t"][-1] == self.d_updates + self.g_updates:
@@ -600,19 +600,6 @@ def _grown_range(current: tuple | None, values: np.ndarray, pad_low: bool) -> tu
 def _mesh_segments(manifold: np.ndarray) -> list[np.ndarray]:
     """The lines of a warped g x g grid [g, g, 2]: g rows and g columns, each a polyline [g, 2]."""
     return [manifold[i] for i in range(manifold.shape[0])] + [manifold[:, j] for j in range(manifold.shape[1])]
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Tiny models run fastest on one thread (benchmarks/lab_speed.py); restore the count afterwards."""
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if before != 1:
-            torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ cores in minutes; ``full`` is paper-sized training for a GPU.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -31,6 +32,9 @@ __all__ = [
     "Budget",
     "sized",
     "step_scale",
+    "one_thread",
+    "is_small",
+    "SMALL_MODEL_PARAMETERS",
 ]
 
 PROFILES = ("quick", "full", "auto")
@@ -180,6 +184,35 @@ def progress_bar(total: int, initial: int = 0, enabled: bool = True, desc: str =
 
     disable = not enabled or os.environ.get("GAN_LESSONS_PROGRESS", "1") == "0"
     return tqdm(total=total, initial=initial, disable=disable, desc=desc, unit="step", leave=False)
+
+
+SMALL_MODEL_PARAMETERS = 100_000  # below this (G and D together) a CPU run trains on one thread
+
+
+@contextlib.contextmanager
+def one_thread(enabled: bool = True) -> Iterator[None]:
+    """The block runs on one torch thread (the count is restored after it); ``enabled=False``: unchanged.
+
+    The thread policy for small models on a CPU (``benchmarks/thread_policy.py``): a second thread makes
+    their steps no faster on an idle machine, and beside one other busy process it makes them about ten times
+    slower, since the two threads wait for each other on a core that is taken.
+    """
+    before = torch.get_num_threads()
+    change = enabled and before != 1
+    if change:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if change:
+            torch.set_num_threads(before)
+
+
+def is_small(*modules: torch.nn.Module, device: torch.device | str = "cpu") -> bool:
+    """Whether networks with these parameters on ``device`` fall under the one-thread policy (CPU only)."""
+    if torch.device(device).type != "cpu":
+        return False
+    return sum(p.numel() for m in modules for p in m.parameters()) < SMALL_MODEL_PARAMETERS
 
 
 def _profile_value(f, profile: str) -> Any:

@@ -18,6 +18,7 @@ Checkpoints: :mod:`gan_lessons.checkpoints`; the run cache: :mod:`gan_lessons.ru
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -34,7 +35,7 @@ from .latent import standard_normal_noise
 # The objectives live in gan_lessons.objectives; their names stay importable from here for the chapters.
 from .objectives import (OBJECTIVES, FeatureMatchingObjective, HingeObjective, JSObjective,  # noqa: F401
                          Objective, WassersteinObjective, feature_matching_loss, make_objective)
-from .runtime import get_device, progress_bar
+from .runtime import get_device, is_small, one_thread, progress_bar
 
 __all__ = ["TrainConfig", "History", "GANTrainer", "TrainingDiverged", "train_gan", "standard_normal_noise",
            "run_cache_path"]
@@ -164,7 +165,7 @@ class GANTrainer:
             self.snapshots.append((self.step, snapshot(self)))
             check_snapshots(self.snapshots[-1:], snapshot)  # a value no checkpoint can hold: refused before training
         bar = progress_bar(total=steps, initial=self.step, enabled=progress)
-        try:
+        with one_thread(is_small(self.G, self.D, device=self.device)), contextlib.closing(bar):  # thread policy
             while self.step < steps:
                 self._one_step()
                 bar.update(1)
@@ -174,8 +175,6 @@ class GANTrainer:
                     check_snapshots(self.snapshots[-1:], snapshot)
                 if checkpoint_path and checkpoint_every and self.step % checkpoint_every == 0:
                     self.save(checkpoint_path)
-        finally:
-            bar.close()
         if checkpoint_path:
             self.save(checkpoint_path)
         return self.history

@@ -71,3 +71,51 @@ def test_book_seed_rejects_bad_values(monkeypatch, bad):
     monkeypatch.setenv("GAN_LESSONS_SEED", bad)
     with pytest.raises(ValueError, match="GAN_LESSONS_SEED"):
         runtime.book_seed()
+
+
+# --- the thread policy (issue 17) ----------------------------------------------------------------------------
+
+def test_one_thread_sets_one_and_restores_the_count():
+    from gan_lessons import runtime
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with runtime.one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with runtime.one_thread(False):
+            assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="inside"):
+            with runtime.one_thread():
+                raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2  # restored after an error too
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_is_small_counts_the_parameters_on_a_cpu_only():
+    from gan_lessons import models, runtime
+
+    toy = (models.MLPGenerator(2, 2, 128, 3), models.MLPDiscriminator(2, 128, 3))
+    dcgan = (models.DCGANGenerator(64, 32), models.DCGANDiscriminator(32))
+    assert runtime.is_small(*toy) and not runtime.is_small(*dcgan)
+    assert sum(p.numel() for m in toy for p in m.parameters()) < runtime.SMALL_MODEL_PARAMETERS
+    assert not runtime.is_small(*toy, device="meta")  # not a CPU: the policy does not apply
+
+
+@pytest.mark.parametrize("hidden, expected", [(32, 1), (320, 2)])
+def test_fit_trains_small_models_on_one_thread(hidden, expected):
+    from gan_lessons import data, models, train
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        G, D = models.MLPGenerator(2, 2, hidden, 2), models.MLPDiscriminator(2, hidden, 2)
+        cfg = train.TrainConfig(steps=3, batch_size=16)
+        trainer = train.GANTrainer(G, D, data.TensorSampler(torch.randn(64, 2)), cfg, latent_dim=2, device="cpu")
+        trainer.fit(snapshot=lambda t: torch.get_num_threads(), snapshot_every=1, progress=False)
+        assert [v for step, v in trainer.snapshots if step > 0] == [expected] * 3
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

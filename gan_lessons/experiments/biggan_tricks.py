@@ -3,7 +3,6 @@ concatenation cGAN, FID against batch size at an equal number of samples seen, a
 N(0, 0.02) initialisation; all judged by FID on the book's MNIST-classifier features."""
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import asdict, dataclass
 
@@ -87,7 +86,7 @@ def train_conditional(kind: str, digits: dict[str, Tensor], profile: str, seed: 
     seed_everything(seed)
     G, D = make_conditional(kind, b.width)
     sampler = data.TensorSampler(digits["train_x"], digits["train_y"])
-    with _threads_for(get_device()):
+    with runtime.one_thread(get_device().type == "cpu"):
         return train.train_gan(G, D, sampler, config(b, seed), latent_dim=LATENT_DIM, device=get_device(),
                                cache=f"biggan-{kind}", progress=progress)
 
@@ -99,7 +98,7 @@ def train_unconditional(digits: dict[str, Tensor], profile: str, seed: int = 0, 
     b = budget(profile, steps)
     seed_everything(seed)
     G, D = make_unconditional(init, b.width)
-    with _threads_for(get_device()):
+    with runtime.one_thread(get_device().type == "cpu"):
         return train.train_gan(G, D, data.TensorSampler(digits["train_x"]), config(b, seed, batch_size),
                                latent_dim=LATENT_DIM, device=get_device(), cache=f"biggan-dcgan-{init}",
                                progress=progress)
@@ -208,19 +207,3 @@ def draw_batch_curve(ax, curve: dict[int, float], samples_seen: int) -> None:
     ax.set(xlabel="batch size (updates = samples seen / batch)", ylabel="FID (classifier features)",
            title=f"{samples_seen:,} samples seen by every run")
 
-
-# --- helpers -------------------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _threads_for(device: torch.device):
-    """One CPU thread while these small networks train: as fast on an idle machine, and on a busy one it does
-    not oversubscribe the cores (measured: 2 threads ran a step ~10x slower under load)."""
-    if device.type != "cpu":
-        yield
-        return
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
