@@ -197,6 +197,8 @@ def one_thread(enabled: bool = True) -> Iterator[None]:
     their steps no faster on an idle machine, and beside one other busy process it makes them about ten times
     slower, since the two threads wait for each other on a core that is taken.
     """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {type(enabled).__name__}")
     before = torch.get_num_threads()
     change = enabled and before != 1
     if change:
@@ -210,7 +212,15 @@ def one_thread(enabled: bool = True) -> Iterator[None]:
 
 def is_small(*modules: torch.nn.Module, device: torch.device | str = "cpu") -> bool:
     """Whether networks with these parameters on ``device`` fall under the one-thread policy (CPU only)."""
-    if torch.device(device).type != "cpu":
+    if not all(isinstance(m, torch.nn.Module) for m in modules):
+        raise TypeError("is_small takes networks (torch.nn.Module), e.g. is_small(trainer.G, trainer.D)")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a name such as 'cpu' or a torch.device, got {type(device).__name__}")
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use e.g. 'cpu', 'cuda:0' or 'mps'") from None
+    if kind != "cpu":
         return False
     return sum(p.numel() for m in modules for p in m.parameters()) < SMALL_MODEL_PARAMETERS
 

@@ -424,6 +424,8 @@ def specs():
         "gan_lessons.runtime:Budget": args(maybe(S("quick", "full"))),
         "gan_lessons.runtime:sized": args(I(), I(), steps=BOOL, minimum=I(), multiple=I()),
         "gan_lessons.runtime:step_scale": NONE,
+        "gan_lessons.runtime:one_thread": args(st.one_of(BOOL, JUNK)),
+        "gan_lessons.runtime:is_small": args(MODULE, MODULE, device=st.one_of(S("cpu", "meta", "bogus"), JUNK)),
         # spectral
         "gan_lessons.spectral:power_iteration": args(T(None, None), T(None), maybe(I(-1, 5)), maybe(F)),
         "gan_lessons.spectral:power_iteration_trace": args(T(None, None), T(None), maybe(I(-1, 5))),

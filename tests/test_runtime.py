@@ -119,3 +119,15 @@ def test_fit_trains_small_models_on_one_thread(hidden, expected):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_thread_policy_rejects_bad_input():
+    from gan_lessons import models, runtime
+
+    with pytest.raises(TypeError, match="True or False"):
+        with runtime.one_thread("yes"):
+            pass
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        runtime.is_small("G")
+    with pytest.raises(ValueError, match="unknown device"):
+        runtime.is_small(models.MLPGenerator(1, 1, 8, 1), device="bogus")
