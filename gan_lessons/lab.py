@@ -143,8 +143,7 @@ class Lab:
 
     def step(self) -> tuple[float, float]:
         """One full step of Algorithm 1: k = d_steps D updates, then one G update (``GANTrainer.fit``)."""
-        with runtime.one_thread():
-            self.trainer.fit(self.trainer.step + 1, progress=False)
+        self.trainer.fit(self.trainer.step + 1, progress=False)  # fit trains small CPU models on one thread
         h = self.trainer.history
         self.d_updates += self.config.d_steps
         self._record(d_loss=h.d_loss[-1], before_g=True)
