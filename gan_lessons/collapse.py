@@ -12,7 +12,9 @@ discriminator, both written for the ensemble layout of :mod:`gan_lessons.ensembl
   Karras et al. 2018, a simple form of minibatch discrimination, Salimans et al. 2016);
 * ``wgan-gp``: Wasserstein critic with a per-member gradient penalty
   (``objectives.WassersteinObjective(gp_weight=10, per_member=True)``);
-* ``hinge-sn``: hinge loss with a spectrally normalised D (Miyato et al. 2018).
+* ``hinge-sn``: hinge loss with a spectrally normalised D (Miyato et al. 2018);
+* ``mrgan`` (:data:`ENCODER_METHODS`, not in chapter 4's table): G with an encoder that must reconstruct every
+  data point (:mod:`gan_lessons.mode_regularised`, Che et al. 2017).
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import mode_regularised
 from .checks import check_int
-from .data import GaussianMixture, TensorSampler, square_grid
+from .data import GaussianMixture, TensorSampler, grid, ring, square_grid
 from .ensemble import EnsembleDiscriminator, EnsembleGenerator, EnsembleMLP, EnsembleLinear, \
     EnsembleSampler, ensemble_noise
 from .metrics import mode_collapse_metrics
@@ -37,10 +40,12 @@ from .train import GANTrainer, TrainConfig, train_gan
 
 __all__ = [
     "METHODS",
+    "ENCODER_METHODS",
     "NetSpec",
     "PackedDiscriminator",
     "MinibatchStdDiscriminator",
     "minibatch_stddev",
+    "test_beds",
     "build_method",
     "MethodRun",
     "MethodSetup",
@@ -50,6 +55,7 @@ __all__ = [
 ]
 
 METHODS = ("minimax", "ns", "unrolled", "pacgan", "mbstd", "wgan-gp", "hinge-sn")
+ENCODER_METHODS = ("mrgan",)  # G with an encoder (gan_lessons.mode_regularised): chapter "GANs with an encoder"
 
 
 # -- discriminators that see more than one sample --------------------------------------------------------
@@ -113,6 +119,12 @@ class MinibatchStdDiscriminator(nn.Module):
         return self.head[1](h).squeeze(2).transpose(0, 1)  # [batch, members]
 
 
+def test_beds() -> dict[str, GaussianMixture]:
+    """The book's two mode-collapse test beds: 8 Gaussians on a ring of radius 2 and a 5 x 5 grid of spacing
+    2, both of std 0.1 (chapter 4's comparison, and every chapter that measures modes on them)."""
+    return {"ring": ring(8, radius=2.0, std=0.1), "grid": grid(5, spacing=2.0, std=0.1)}
+
+
 # -- building and running the comparison --------------------------------------------------------------
 @dataclass(frozen=True)
 class NetSpec:
@@ -138,10 +150,16 @@ def build_method(method: str, members: int, net: NetSpec = NetSpec(), data_dim: 
     Only networks and loss: the training settings (``d_steps``, Adam's betas ...) are the caller's
     ``TrainConfig``; the WGAN-GP penalty weight is the objective's own default (lambda = 10)."""
     pack = _pack_size(method)
-    if method not in METHODS and pack is None:
-        raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)} (or pacgan3, pacgan4 ...)")
+    if method not in METHODS + ENCODER_METHODS and pack is None:
+        raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS + ENCODER_METHODS)} "
+                         "(or pacgan3, pacgan4 ...)")
     if not isinstance(net, NetSpec):
         raise TypeError(f"net must be a NetSpec, got {type(net).__name__}")
+    if method == "mrgan":  # G with an encoder E, and the plain D (mode_regularised)
+        G, objective = mode_regularised.build(members, net.latent_dim, data_dim, net.g_hidden, net.g_depth)
+        D = EnsembleDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation,
+                                  init_std=net.init_std, pieces=net.pieces)
+        return G, D, objective
     G = EnsembleGenerator(members, net.latent_dim, data_dim, net.g_hidden, net.g_depth, "relu",
                           norm=net.g_norm, init_std=net.init_std)
     d_kw = dict(init_std=net.init_std, pieces=net.pieces)

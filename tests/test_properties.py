@@ -212,7 +212,7 @@ def _class_fields(cls, **strategies):
 def specs():
     from gan_lessons import collapse, data
 
-    methods = collapse.METHODS
+    methods = collapse.METHODS + collapse.ENCODER_METHODS
     netspec = st.one_of(st.builds(collapse.NetSpec, latent_dim=P(), g_hidden=P(), d_hidden=P(), g_depth=P(0, 2),
                                   d_depth=P(0, 2), pieces=P()), JUNK)
     recipe = st.one_of(st.builds(lambda s, b: __import__("gan_lessons.classifier").classifier.Recipe(s, b),
@@ -289,6 +289,7 @@ def specs():
                                                     CONFIG, n_eval=st.sampled_from([0, -1, 2**40, "x", 1, 16])),
         "gan_lessons.collapse:train_method": bad(S(*methods), maybe(st.just({"ring": data.ring(4)})), P(),
                                                  CONFIG, n_eval=st.sampled_from([0, -1, 2**40, "x", None, 1.5])),
+        "gan_lessons.collapse:test_beds": NONE,
         "gan_lessons.collapse:summarise": args(maybe(LIST(maybe(st.dictionaries(S("a"), F, max_size=2))))),
         # config
         "gan_lessons.config:TrainConfig": args(steps=I(), batch_size=I(), d_steps=I(), loss=maybe(S("ns", "hinge")),
@@ -327,6 +328,7 @@ def specs():
         **{f"gan_lessons.exercises.{m}:{f}": args(CALLABLE) for m, fs in {
             "collapse": ["check_reverse_kl_to_uniform", "check_minibatch_stddev"],
             "dcgan": ["check_feature_matching_loss", "check_interpolate"],
+            "encoders": ["check_reparameterise", "check_matched_accuracy"],
             "fid": ["check_frechet_distance", "check_mmd2_unbiased"],
             "hinge": ["check_hinge_discriminator_loss", "check_power_iteration"],
             "minimax": ["check_modified_generator_loss", "check_value_function"],
@@ -379,6 +381,31 @@ def specs():
         "gan_lessons.metrics.scores:classifier_logits": bad(batch_size=I(), images=BAD_IMAGES()),
         "gan_lessons.metrics.scores:inception_features_available": NONE,
         "gan_lessons.metrics.scores:inception_features": bad(batch_size=I(), images=BAD_IMAGES()),
+        # attributes
+        **{f"gan_lessons.attributes:{f}": args(IMAGES()) for f in ("slant", "ink", "sharpness")},
+        # infogan
+        "gan_lessons.infogan:LatentCodes": args(I(), I(), I()),
+        "gan_lessons.infogan:InfoGANDiscriminator": args(P(), P(0, 3), P(0, 2), P()),
+        "gan_lessons.infogan:InfoGANObjective": args(
+            st.one_of(st.builds(lambda: __import__("gan_lessons.infogan").infogan.LatentCodes(2, 3, 1)), JUNK),
+            maybe(F), maybe(F)),
+        "gan_lessons.infogan:mutual_information_bound": args(T(None, 3), maybe(T(None)), T(None, 2), T(None, 2),
+                                                             maybe(F)),
+        "gan_lessons.infogan:train_infogan": bad(steps=P(), digits=JUNK),
+        "gan_lessons.infogan:code_accuracy": args(TRAINER, P(), SEED),
+        "gan_lessons.infogan:confusion_matrix": args(T(None), T(None), P(), P()),
+        "gan_lessons.infogan:matched_accuracy": args(A(None, None)),
+        "gan_lessons.infogan:correlation": args(A(None), A(None), S("pearson", "spearman")),
+        "gan_lessons.infogan:attribute_correlations": args(TRAINER, maybe(LIST(F, 0, 4)), P(), SEED, S("spearman")),
+        # vae
+        "gan_lessons.vae:VAE": args(P(), P()),
+        "gan_lessons.vae:reparameterise": args(T(None, 3), T(None, 3), maybe(T(None, 3)), GEN),
+        "gan_lessons.vae:kl_divergence": args(T(None, 3), T(None, 3)),
+        "gan_lessons.vae:pixel_loss": args(T(None, 4), T(None, 4)),
+        "gan_lessons.vae:VAEGANObjective": args(
+            st.one_of(st.builds(lambda: __import__("gan_lessons.vae").vae.VAE(2, 2)), JUNK), maybe(F), maybe(F), SEED),
+        "gan_lessons.vae:train_vae": bad(st.one_of(st.builds(lambda: __import__("gan_lessons.vae").vae.VAE(2, 2)),
+                                                   JUNK), steps=P(), images=BAD_IMAGES()),
         # mnist (no network: GAN_LESSONS_OFFLINE=1 and local junk mirrors)
         "gan_lessons.mnist:mnist": bad(S("val", 0, None)),
         "gan_lessons.mnist:load_digits": SKIP + ": no arguments; reads all of MNIST (tests/test_mnist.py)",
@@ -389,6 +416,13 @@ def specs():
         "gan_lessons.mnist:read_idx": args(PATH),
         "gan_lessons.mnist:subset_mnist": args(S("train", "test", 3)),
         # models
+        # mode_regularised
+        "gan_lessons.mode_regularised:EncodedGenerator": args(MODULE, MODULE),
+        "gan_lessons.mode_regularised:ModeRegularisedObjective": args(
+            model=st.one_of(st.builds(lambda: __import__("gan_lessons.mode_regularised").mode_regularised.build(
+                1, hidden=4, depth=1)[0]), JUNK), geometric_weight=maybe(F), mode_weight=maybe(F)),
+        "gan_lessons.mode_regularised:reconstruction_error": args(T(None, None, 2), T(None, None, 2)),
+        "gan_lessons.mode_regularised:build": args(P(), P(), P(), P(), P(0, 2), maybe(F), maybe(F)),
         "gan_lessons.models:mlp": args(P(), P(), P(), P(0, 3), S("relu", "leaky_relu", "maxout", "tanh"),
                                        S(None, "batch", "layer")),
         "gan_lessons.models:MLPGenerator": args(P(), P(), P(), P(0, 3), S("relu")),

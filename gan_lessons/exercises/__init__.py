@@ -18,6 +18,7 @@ from .collapse import check_minibatch_stddev, check_reverse_kl_to_uniform
 from .theory import check_js_divergence, check_kl_gaussians, check_optimal_discriminator
 from .wgan import check_critic_loss, check_gradient_penalty
 from .scaling import check_global_variance
+from .encoders import check_matched_accuracy, check_reparameterise
 
 __all__ = ["CheckFailed", "CheckResult", "CheckSpec", "Case", "check_function", "spec_of", "check_modified_generator_loss", "check_value_function"]
 __all__ += ["check_frechet_distance", "check_mmd2_unbiased"]
@@ -27,3 +28,4 @@ __all__ += ["check_minibatch_stddev", "check_reverse_kl_to_uniform"]
 __all__ += ["check_js_divergence", "check_kl_gaussians", "check_optimal_discriminator"]
 __all__ += ["check_critic_loss", "check_gradient_penalty"]
 __all__ += ["check_global_variance"]
+__all__ += ["check_matched_accuracy", "check_reparameterise"]

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import classifier, data, models, objectives, train
+from ..attributes import ink
 from ..mnist import load_digits
 from .. import runtime
 from ..runtime import get_device, seed_everything, sized
@@ -149,13 +150,6 @@ def nearest_neighbours(queries: Tensor, pool: Tensor, batch: int = 256) -> tuple
 def decode(trainer: train.GANTrainer, z: Tensor, labels: Tensor | None = None) -> Tensor:
     """Images [n, 1, 28, 28] for the given codes z [n, LATENT_DIM] from the EMA generator (eval mode)."""
     return trainer.sample(z=z, labels=labels)
-
-
-def ink(images: Tensor) -> Tensor:
-    """Stroke weight of each digit: the fraction of its pixels brighter than mid-grey (> 0 in [-1, 1]), [n]."""
-    if not isinstance(images, Tensor) or images.dim() != 4:
-        raise ValueError("images must be a tensor [n, 1, H, W]")
-    return (images > 0).float().flatten(1).mean(1)
 
 
 def bold_direction(trainer: train.GANTrainer, n: int = 2000, fraction: float = 0.2, seed: int = 0) -> Tensor:

@@ -100,7 +100,7 @@ def protocol(name: str = "book", profile: str = "quick", seeds: int | None = Non
 
 
 def _book(profile: str, seeds: int | None, epochs: float | None) -> Protocol:
-    datasets = {"ring": data.ring(8, radius=2.0, std=0.1), "grid": data.grid(5, spacing=2.0, std=0.1)}
+    datasets = collapse.test_beds()
     b = budget(profile)
     steps, batch = b.steps, 256
     if epochs is not None:  # the book draws fresh samples: one "epoch" = 100,000 samples, as in PacGAN

@@ -1,0 +1,229 @@
+"""GANs with an encoder and with structured codes: VAE vs VAE-GAN on MNIST, the mode-regularised GAN against
+the plain GAN on the ring and the grid, and InfoGAN's categorical and continuous codes."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .. import attributes, classifier, collapse, data, infogan, models, plots, runtime, train, vae
+from ..mnist import load_digits
+from ..collapse import MethodRun, NetSpec
+from ..runtime import seed_everything, sized
+from ..train import TrainConfig
+
+NAME = "encoders"
+MODE_METHODS = ("ns", "mrgan")  # the plain GAN and the GAN with an encoder (collapse.build_method names)
+CODES = ("c_1", "c_2", "c_3")  # InfoGAN's codes: the categorical one and the two continuous ones
+SWEEP = (-1.0, -0.6, -0.2, 0.2, 0.6, 1.0)  # values of a continuous code in a traversal (its prior's range)
+
+
+@dataclass(frozen=True)
+class Budget(runtime.Budget):
+    """How much the chapter trains: quick on 2 CPU cores, full (paper-sized) on a GPU."""
+
+    vae_steps: int = sized(600, 20_000, steps=True, minimum=10)  # steps of the VAE and of the VAE-GAN (each)
+    vae_width: int = sized(16, 64)  # channels of the VAE's encoder and decoder and of the VAE-GAN's D
+    vae_latent: int = sized(16, 32)  # dimension of the VAE's code z
+    vae_eval: int = sized(1000, 10_000)  # samples and test digits per measurement
+    grid_steps: int = sized(1000, 20_000, steps=True)  # generator steps on the ring and grid (chapter 4's)
+    grid_seeds: int = sized(5, 10)  # independent runs per method and test bed, one ensemble
+    grid_hidden: int = sized(64, 128)  # width of every 2D G, E and D (chapter 4's)
+    grid_eval: int = sized(2500, 10_000)  # samples per run for the mode metrics
+    info_steps: int = sized(2000, 20_000, steps=True, minimum=10)  # InfoGAN generator steps
+    info_batch: int = sized(64, 128)  # InfoGAN batch size
+    info_width: int = sized(16, 64)  # channels of InfoGAN's DCGAN G and D (models.DCGANGenerator)
+    # Chen et al. 2016 use 62 noise numbers and lambda = 1; on the short CPU budget a 4-number noise and
+    # stronger information terms (lambda = 5, Q's Gaussian std 0.5) let c_1 find the classes (a measured choice)
+    info_noise: int = sized(4, 62)  # incompressible noise numbers beside the codes (LatentCodes.noise_dim)
+    info_weight: float = sized(5.0, 1.0)  # lambda, the weight of the mutual-information bound
+    info_std: float = sized(0.5, 1.0)  # std of Q's Gaussian over the continuous codes
+    info_eval: int = sized(100, 1000)  # generated digits per value of c_1 for the code accuracy
+
+
+def budget(profile: str | None = None, **overrides) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``."""
+    return Budget.of(profile, **overrides)
+
+
+# -- VAE and VAE-GAN on MNIST --------------------------------------------------------------------------------
+def train_vae_pair(profile: str, seed: int = 0, digits: dict | None = None,
+                   progress: bool = True) -> dict[str, vae.VAE]:
+    """The VAE (ELBO, :func:`vae.train_vae`) and the VAE-GAN (:class:`vae.VAEGANObjective` through the one
+    trainer, cached) with the same encoder and decoder, steps and batch of 64: name -> the trained VAE module."""
+    b = budget(profile)
+    digits = load_digits() if digits is None else digits
+    seed_everything(seed)
+    plain = vae.train_vae(vae.VAE(b["vae_latent"], b["vae_width"]), digits["train_x"], steps=b["vae_steps"],
+                          seed=seed, progress=progress)
+    seed_everything(seed)
+    G, D = vae.VAE(b["vae_latent"], b["vae_width"]), models.DCGANDiscriminator(b["vae_width"])
+    cfg = TrainConfig(steps=b["vae_steps"], batch_size=64, lr_d=2e-4, lr_g=1e-3, betas=(0.5, 0.999), seed=seed,
+                      log_every=10)
+    trainer = train.train_gan(G, D, data.TensorSampler(digits["train_x"]), cfg, latent_dim=b["vae_latent"],
+                              objective=vae.VAEGANObjective(G, seed=seed), cache="vaegan-mnist", progress=progress)
+    return {"vae": plain, "vae-gan": trainer.G.eval()}
+
+
+def vae_scores(pair: dict[str, vae.VAE], digits: dict, n: int, seed: int = 0) -> dict[str, dict[str, float]]:
+    """name -> recognised fraction, class entropy, sharpness of n prior samples, and the pixel reconstruction
+    error of n held-out digits; ``'real'``: the same measures of n test digits."""
+    test = digits["test_x"][:n]
+    z = torch.randn(n, next(iter(pair.values())).latent_dim, generator=torch.Generator().manual_seed(seed + 1))
+    out = {}
+    for name, model in pair.items():
+        with torch.no_grad():
+            samples, recon = model(z), model.reconstruct(test)
+        out[name] = {**_image_scores(samples), "reconstruction_error": float(vae.pixel_loss(test, recon))}
+    out["real"] = _image_scores(test)
+    return out
+
+
+def vae_pictures(pair: dict[str, vae.VAE], digits: dict, seed: int = 0, n: int = 36) -> dict[str, Tensor]:
+    """Titles -> images for the chapter's figure: n prior samples of each model, and n real test digits."""
+    z = torch.randn(n, next(iter(pair.values())).latent_dim, generator=torch.Generator().manual_seed(seed + 2))
+    with torch.no_grad():
+        shown = {f"{name}: samples": model(z) for name, model in pair.items()}
+    return {**shown, "real test digits": digits["test_x"][:n]}
+
+
+def draw_interpolation(fig, t: float, pair: dict[str, vae.VAE], digits: dict, seed: int = 0, rows: int = 4) -> None:
+    """Widget figure: for ``rows`` pairs of test digits, each model decodes the point a fraction t along the
+    line between the two digits' mean codes mu(x)."""
+    g = torch.Generator().manual_seed(seed + 3)
+    idx = torch.randperm(len(digits["test_x"]), generator=g)[: 2 * rows]
+    axes = fig.subplots(1, len(pair))
+    for ax, (name, model) in zip(axes, pair.items()):
+        with torch.no_grad():
+            mu = model.encode(digits["test_x"][idx])[0]  # [2 * rows, latent]
+            images = model(_between(mu, float(t)))
+        ax.imshow(plots.image_grid(images, nrow=rows, pad=1), cmap="gray", vmin=0, vmax=1)
+        ax.set(xticks=[], yticks=[], title=f"{name}, t = {float(t):.2f}")
+
+
+# -- an encoder against mode missing (ring and grid) ---------------------------------------------------------
+def mode_config(b: Budget) -> TrainConfig:
+    """Chapter 4's book protocol: batch 256, Adam 1e-3 for both players, ``grid_steps`` generator steps."""
+    return TrainConfig(steps=b["grid_steps"], batch_size=256, lr_d=1e-3, lr_g=1e-3, log_every=10)
+
+
+def mode_study(profile: str, seed: int = 0, progress: bool = False) -> dict[str, MethodRun]:
+    """The plain NS GAN and the mode-regularised GAN (Che et al. 2017) on the book's ring and grid, the same
+    networks, steps and batches, ``grid_seeds`` runs each: method -> :class:`collapse.MethodRun` (cached)."""
+    b = budget(profile)
+    net = NetSpec(g_hidden=b["grid_hidden"], d_hidden=b["grid_hidden"])
+    runs = {}
+    for m in MODE_METHODS:
+        setup = collapse.prepare_method(m, collapse.test_beds(), b["grid_seeds"], mode_config(b), net=net,
+                                        n_eval=b["grid_eval"], seed=seed, progress=progress, cache="encoders")
+        runs[m] = setup.finish(train.train_gan(**setup.train_args))
+    return runs
+
+
+def mode_table(runs: dict[str, MethodRun]) -> dict[str, dict[str, dict[str, float]]]:
+    """test bed -> method -> {modes_mean, modes_se, hq_mean, hq_se, rkl_mean, rkl_se} over the seeds."""
+    beds = next(iter(runs.values())).metrics
+    return {bed: {m: collapse.summarise(run.metrics[bed]) for m, run in runs.items()} for bed in beds}
+
+
+def separation(a: dict[str, float], b: dict[str, float], key: str = "modes") -> float:
+    """(mean_a - mean_b) / sqrt(se_a^2 + se_b^2): the difference in standard errors (inf if both se are 0)."""
+    diff = a[f"{key}_mean"] - b[f"{key}_mean"]
+    se = math.hypot(a[f"{key}_se"], b[f"{key}_se"])
+    return diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
+
+
+def reconstructions(run: MethodRun, bed: str, seed: int, n: int = 500) -> tuple[Tensor, Tensor]:
+    """(real points [n, 2], their reconstructions G(E(x)) [n, 2]) of one mode-regularised run."""
+    G = run.trainer.G
+    if not hasattr(G, "reconstruct"):
+        raise ValueError(f"the {run.method!r} run has no encoder: reconstructions need the 'mrgan' run")
+    mix = run.datasets[bed]
+    x = mix.sample(n, torch.Generator().manual_seed(seed))  # [n, 2]
+    batch = x[:, None, :].expand(-1, G.generator.members, -1)  # [n, members, 2]: every member sees them
+    with torch.no_grad():
+        recon = G.reconstruct(batch)[:, run.member(bed, seed % run.seeds)]
+    return x, recon
+
+
+def draw_modes(ax, run: MethodRun, bed: str, seed: int, title: str) -> None:
+    """One run's samples (red) on one test bed, with the mixture's centres (crosses)."""
+    m = run.member(bed, seed % run.seeds)
+    pts, mix = run.samples[:1000, m], run.datasets[bed]
+    ax.scatter(pts[:, 0], pts[:, 1], s=3, color="#d62728", alpha=0.4, linewidths=0)
+    ax.scatter(*mix.centres().T, marker="x", s=20, color="#1f77b4")
+    lim = float(mix.centres().abs().max()) + 1.0
+    metrics = run.metrics[bed][seed % run.seeds]
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[],
+           title=f"{title}: {metrics['modes']} modes, {metrics['hq_fraction']:.0%} HQ")
+
+
+# -- InfoGAN ---------------------------------------------------------------------------------------------------
+def info_options(profile: str) -> dict:
+    """The keyword arguments of :func:`infogan.train_infogan` at the chapter's budget for ``profile``."""
+    b = budget(profile)
+    return {"steps": b["info_steps"], "batch_size": b["info_batch"], "width": b["info_width"],
+            "codes": infogan.LatentCodes(noise_dim=b["info_noise"]), "info_weight": b["info_weight"],
+            "continuous_std": b["info_std"]}
+
+
+def draw_code(fig, code: str, trainer, seed: int = 0) -> None:
+    """Widget figure: ``'c_1'``: one row per noise, one column per value of c_1; ``'c_2'``, ``'c_3'``: one
+    row per value of c_1, the continuous code swept over :data:`SWEEP` along the row."""
+    if code not in CODES:
+        raise ValueError(f"unknown code {code!r}: use one of {', '.join(CODES)}")
+    codes = trainer.noise_sampler
+    if code == "c_1":
+        z = codes.category_grid(per_category=6, seed=seed)  # [10 * 6, dim], row k: c_1 = k
+        z = z.view(codes.categories, 6, -1).transpose(0, 1).reshape(-1, z.shape[1])  # one column per c_1
+        images, ncol = trainer.sample(z=z), codes.categories
+    else:
+        z = codes.traversal(CODES.index(code) - 1, SWEEP, seed=seed)  # [10 * len(SWEEP), dim]
+        images, ncol = trainer.sample(z=z), len(SWEEP)
+    ax = fig.subplots(1, 1)
+    ax.imshow(plots.image_grid(images, nrow=ncol, pad=1), cmap="gray", vmin=0, vmax=1)
+    ax.set(xticks=[], yticks=[], title=f"{code}: " + ("one column per value" if code == "c_1" else
+                                                     "swept from -1 (left) to 1 (right)"))
+
+
+def run(profile: str = "quick", seed: int = 0, progress: bool = False) -> dict:
+    """Train the chapter's experiments and return the summary (JSON-serialisable)."""
+    seed_everything(seed)
+    start = time.perf_counter()
+    digits = load_digits()
+    scores = vae_scores(train_vae_pair(profile, seed, digits, progress), digits, budget(profile)["vae_eval"], seed)
+    vae_out = {f"{prefix}_{key}": round(scores[name][key], 4) for prefix, name in
+               (("vae", "vae"), ("vaegan", "vae-gan"), ("real", "real")) for key in ("recognised", "sharpness")}
+    table = mode_table(mode_study(profile, seed, progress))
+    grid = table["grid"]
+    out = {f"{name}_grid_{key}_{stat}": round(grid[m][f"{key}_{stat}"], 4)
+           for name, m in (("gan", "ns"), ("mrgan", "mrgan")) for key in ("modes", "hq", "rkl")
+           for stat in ("mean", "se")}
+    out.update(vae_out)
+    out.update({f"{p}_reconstruction_error": round(scores[n]["reconstruction_error"], 4)
+                for p, n in (("vae", "vae"), ("vaegan", "vae-gan"))})
+    out["mode_table"] = {bed: {m: {k: round(v, 4) for k, v in row.items()} for m, row in rows.items()}
+                         for bed, rows in table.items()}
+    info = infogan.train_infogan(digits, seed=seed, progress=progress, **info_options(profile))
+    out["infogan_code_accuracy"] = round(infogan.code_accuracy(info, budget(profile)["info_eval"], seed)[0], 4)
+    slants = infogan.attribute_correlations(info, seed=seed)["slant"]
+    out["infogan_slant_correlation"] = round(max(slants, key=abs), 4)
+    out["seconds"] = round(time.perf_counter() - start, 1)
+    return out
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+def _image_scores(images: Tensor) -> dict[str, float]:
+    return {"recognised": classifier.recognised_fraction(images), "class_entropy": classifier.class_entropy(images),
+            "sharpness": attributes.sharpness(images)}
+
+
+def _between(mu: Tensor, t: float) -> Tensor:
+    """The codes a fraction t along the straight lines mu[2r] -> mu[2r + 1]: [len(mu) / 2, latent]."""
+    if not 0 <= t <= 1:
+        raise ValueError(f"t must lie in [0, 1], got {t!r}")
+    start, end = mu[0::2], mu[1::2]
+    return start + t * (end - start)

@@ -1,0 +1,99 @@
+"""InfoGAN: the codes' layout and memory contract, the mutual-information bound's formula and limits, the
+objective through the one trainer, the Hungarian-matched accuracy, the correlations."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gan_lessons import infogan, losses
+from gan_lessons.train import GANTrainer, TrainConfig
+
+
+def test_codes_are_laid_out_noise_onehot_continuous_and_split_back():
+    codes = infogan.LatentCodes(noise_dim=3, categories=4, continuous=2)
+    z = codes(6, torch.Generator().manual_seed(0))
+    assert z.shape == (6, 9) and codes.last is z
+    noise, category, cont = codes.split(z)
+    torch.testing.assert_close(z[:, 3:7], torch.nn.functional.one_hot(category, 4).float())
+    assert cont.abs().max() <= 1 and noise.shape == (6, 3)
+    torch.testing.assert_close(codes.assemble(noise, category, cont), z)
+
+
+def test_category_grid_and_traversal_fix_what_they_say():
+    codes = infogan.LatentCodes(noise_dim=2, categories=3, continuous=2)
+    grid = codes.category_grid(per_category=4, seed=1)
+    noise, category, cont = codes.split(grid)
+    assert category.tolist() == [0] * 4 + [1] * 4 + [2] * 4 and cont.abs().max() == 0
+    torch.testing.assert_close(noise[:4], noise[4:8])  # one noise per column, the same in every row
+    sweep = codes.traversal(1, [-1.0, 0.0, 1.0], rows=[2, 0], seed=3)
+    noise, category, cont = codes.split(sweep)
+    assert category.tolist() == [2, 2, 2, 0, 0, 0]
+    assert cont[:, 1].tolist() == [-1.0, 0.0, 1.0] * 2 and cont[:, 0].abs().max() == 0
+    torch.testing.assert_close(noise[0], noise[2])
+
+
+def test_bound_is_log_k_plus_the_gaussian_term_when_q_reads_perfectly():
+    k, n = 10, 5
+    category = torch.arange(n)
+    perfect = torch.full((n, k), -1e4).scatter(1, category[:, None], 1e4)
+    cont = torch.zeros(n, 2)
+    got = float(infogan.mutual_information_bound(perfect, category, cont, cont, std=1.0))
+    expected = math.log(k) + 2 * math.log(2.0) - 2 * 0.5 * math.log(2 * math.pi)  # log Q of a perfect guess
+    assert got == pytest.approx(expected, abs=1e-4)
+    uniform = float(infogan.mutual_information_bound(torch.zeros(n, k), category, torch.zeros(n, 0),
+                                                     torch.zeros(n, 0)))
+    assert uniform == pytest.approx(0.0, abs=1e-6)  # Q that knows nothing: the bound is 0
+
+
+def test_the_objective_adds_the_bound_to_both_players_through_the_one_trainer():
+    torch.manual_seed(0)
+    codes = infogan.LatentCodes(noise_dim=2, categories=3, continuous=1)
+    from gan_lessons import models
+    G, D = models.DCGANGenerator(codes.dim, 4), infogan.InfoGANDiscriminator(4, 3, 1, hidden=8)
+    objective = infogan.InfoGANObjective(codes, info_weight=2.0)
+    fake = G(codes(8))
+    logits, cat_logits, means = D.heads(fake)
+    category, cont = codes.remembered(8)
+    bound = infogan.mutual_information_bound(cat_logits, category, means, cont)
+    torch.testing.assert_close(objective.generator_loss(D, fake, None),
+                               losses.modified_generator_loss(logits) - 2.0 * bound)
+    sampler = lambda n, rng: torch.rand(n, 1, 28, 28, generator=rng) * 2 - 1  # noqa: E731
+    trainer = GANTrainer(G, D, sampler, TrainConfig(steps=2, batch_size=8), noise_sampler=codes,
+                         objective=objective)
+    q_before = [p.detach().clone() for p in D.q.parameters()]
+    trainer.fit(progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(q_before, D.q.parameters())), "Q never trained"
+    with pytest.raises(ValueError, match="same LatentCodes"):
+        codes.last = None
+        objective.generator_loss(D, fake, None)
+
+
+def test_matched_accuracy_finds_the_best_one_to_one_map():
+    acc, mapping = infogan.matched_accuracy(torch.tensor([[0, 5], [5, 0]]))
+    assert acc == 1.0 and mapping.tolist() == [1, 0]
+    acc, _ = infogan.matched_accuracy(torch.tensor([[3, 1], [2, 0]]))
+    assert acc == pytest.approx(3 / 6)  # both prefer label 0; greedy would say 5 / 6
+    c = infogan.confusion_matrix(torch.tensor([0, 0, 1, 2]), torch.tensor([1, 1, 0, 3]), 3, 4)
+    assert c.tolist() == [[0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+
+
+def test_correlation_pearson_and_spearman():
+    x = torch.arange(10.0)
+    assert infogan.correlation(x, x ** 3) < 1 and infogan.correlation(x, x ** 3, "spearman") == pytest.approx(1)
+    assert infogan.correlation(x, -x) == pytest.approx(-1)
+    with pytest.raises(ValueError, match="constant"):
+        infogan.correlation(x, torch.ones(10))
+
+
+@pytest.mark.parametrize("call", [lambda: infogan.LatentCodes(categories=1),
+                                  lambda: infogan.LatentCodes(categories=0, continuous=0),
+                                  lambda: infogan.InfoGANObjective(codes="codes"),
+                                  lambda: infogan.matched_accuracy(torch.zeros(2, 2)),
+                                  lambda: infogan.confusion_matrix(torch.tensor([3]), torch.tensor([0]), 2),
+                                  lambda: infogan.code_accuracy("a trainer"),
+                                  lambda: infogan.LatentCodes().traversal(5, [0.0])])
+def test_bad_input_is_refused_clearly(call):
+    with pytest.raises((ValueError, TypeError)):
+        call()
