@@ -13,10 +13,12 @@ The VAE alone is not a game, so it has its own short loop, :func:`train_vae`.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 
-from . import losses, models, runtime
+from . import losses, models, runcache, runtime
 from .checks import check_int, check_positive
 from .config import TrainingDiverged
 from .objectives import JSObjective
@@ -123,17 +125,30 @@ class VAEGANObjective(JSObjective):
 
 
 def train_vae(model: VAE, images: Tensor, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
-              seed: int = 0, progress: bool = True) -> VAE:
+              seed: int = 0, progress: bool = True, cache: str | None = "vae-mnist") -> VAE:
     """Fit a VAE by maximising the ELBO (minimising pixel_loss + KL) with Adam on random batches of ``images``
     [n, 1, 28, 28] in [-1, 1], seeded; stops with TrainingDiverged on a non-finite loss. Returns the model
-    (in eval mode)."""
+    (in eval mode). ``cache``: the run cache's name for the finished weights (:func:`runcache.load_or_fit`,
+    keyed by the settings, the initial weights, the images and the source); ``None`` always trains."""
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a vae.VAE, got {type(model).__name__}")
     _check_images(images)
     check_int("steps", steps, minimum=0)
     check_int("batch_size", batch_size, minimum=1, maximum=len(images))
-    rng = torch.Generator().manual_seed(check_int("seed", seed, minimum=0, maximum=2**63 - 1))
-    opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr), betas=(0.5, 0.999))
+    check_int("seed", seed, minimum=0, maximum=2**63 - 1)
+    check_positive("lr", lr)
+    fit = partial(_fit_vae, model, images, steps, batch_size, lr, seed, progress)
+    if cache is None:
+        return fit()
+    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
+    return runcache.load_or_fit(cache, model, settings, images, fit)
+
+
+def _fit_vae(model: VAE, images: Tensor, steps: int, batch_size: int, lr: float, seed: int,
+             progress: bool) -> VAE:
+    """train_vae's loop: Adam (betas 0.5, 0.999) on pixel_loss + KL of random batches drawn from ``seed``."""
+    rng = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
     bar = runtime.progress_bar(total=steps, enabled=progress, desc="VAE")
     model.train()
     with runtime.one_thread(runtime.is_small(model)):

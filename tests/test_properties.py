@@ -234,6 +234,8 @@ def specs():
         "gan_lessons.checkpoints:load_trainer": args(TRAINER, PATH),
         "gan_lessons.runcache:load_or_train": bad(TRAINER, PATH, st.sampled_from([None, [], {"steps": -1},
                                                                                     {"nope": 1}])),
+        "gan_lessons.runcache:load_or_fit": args(maybe(S("vae", "a b")), MODULE, maybe(st.just({})), T(None, 2),
+                                                 st.one_of(st.just(lambda: None), JUNK)),
         "gan_lessons.runcache:cache_root": NONE,
         "gan_lessons.runcache:run_cache_path": args(maybe(S("ok-name", "a b", "../x")), TRAINER,
                                                        maybe(st.just({}))),

@@ -101,3 +101,61 @@ def test_vaegan_generator_loss_is_the_formula_and_trains_the_encoder():
                          objective=vae.VAEGANObjective(model))
     trainer.fit(progress=False)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.body.parameters())), "the encoder never moved"
+
+
+def test_train_vae_goes_through_the_run_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    images = _digits(32)
+    torch.manual_seed(0)
+    model = vae.VAE(latent_dim=2, width=2)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    vae.train_vae(model, images, steps=3, batch_size=8, seed=0, progress=False)
+    files = list((tmp_path / "runs").glob("vae-mnist-*.pt"))
+    assert len(files) == 1
+    twin = vae.VAE(latent_dim=2, width=2)
+    twin.load_state_dict(start)
+    calls = []
+    monkeypatch.setattr(vae, "_fit_vae", lambda *a: calls.append(a))  # a cache hit never trains
+    vae.train_vae(twin, images, steps=3, batch_size=8, seed=0, progress=False)
+    assert not calls and not twin.training
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), twin.state_dict().values()))
+    monkeypatch.undo()
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    other = vae.VAE(latent_dim=2, width=2)
+    other.load_state_dict(start)
+    vae.train_vae(other, images, steps=4, batch_size=8, seed=0, progress=False)  # other settings: a new entry
+    assert len(list((tmp_path / "runs").glob("vae-mnist-*.pt"))) == 2
+
+
+def test_run_cache_of_a_module_repairs_a_damaged_entry_and_survives_a_failed_save(tmp_path, monkeypatch):
+    from gan_lessons import runcache
+
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    data = torch.ones(4, 2)
+
+    def fit(model):
+        with torch.no_grad():
+            model.weight.fill_(0.5)
+        return model
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(2, 2)
+    runcache.load_or_fit("lin", net, {"a": 1}, data, lambda: fit(net))
+    (path,) = (tmp_path / "runs").glob("lin-*.pt")
+    path.write_bytes(b"damaged")
+    torch.manual_seed(0)
+    again = torch.nn.Linear(2, 2)
+    with pytest.warns(UserWarning, match="training again"):
+        runcache.load_or_fit("lin", again, {"a": 1}, data, lambda: fit(again))
+    assert torch.all(again.weight == 0.5) and torch.load(path, weights_only=True)["sha256"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(blocker))
+    kept = torch.nn.Linear(2, 2)
+    with pytest.warns(UserWarning, match="GAN_LESSONS_CACHE"):
+        out = runcache.load_or_fit("lin", kept, {"a": 1}, data, lambda: fit(kept))
+    assert out is kept and torch.all(kept.weight == 0.5)
+    with pytest.raises(ValueError, match="short name"):
+        runcache.load_or_fit("a b", kept, {}, data, lambda: kept)
+    with pytest.raises(TypeError, match="fit a function"):
+        runcache.load_or_fit("lin", kept, {}, data, None)

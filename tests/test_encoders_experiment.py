@@ -1,0 +1,59 @@
+"""The encoders chapter end to end at a tiny step scale: the CLI prints the JSON the issue asks for, every
+number finite and in range; the chapter's figures draw from the runs."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
+from gan_lessons import infogan, vae  # noqa: E402
+from gan_lessons.experiments import encoders  # noqa: E402
+
+KEYS = {"vae_recognised", "vaegan_recognised", "vae_sharpness", "vaegan_sharpness", "real_sharpness",
+        "mrgan_grid_modes_mean", "mrgan_grid_modes_se", "gan_grid_modes_mean", "gan_grid_modes_se",
+        "infogan_code_accuracy", "infogan_slant_correlation", "vae_reconstruction_error",
+        "vaegan_reconstruction_error"}
+
+
+@pytest.mark.slow
+def test_cli_prints_the_issue_json(tmp_path):
+    env = {**os.environ, "GAN_LESSONS_CACHE": str(tmp_path), "GAN_LESSONS_PROGRESS": "0",
+           "GAN_LESSONS_STEP_SCALE": "0.01", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "gan_lessons", "run", "encoders", "--profile", "quick"],
+                         capture_output=True, text=True, env=env, timeout=600, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert KEYS <= set(result), sorted(KEYS - set(result))
+    assert all(math.isfinite(result[k]) for k in KEYS)
+    for k in ("vae_recognised", "vaegan_recognised", "infogan_code_accuracy"):
+        assert 0 <= result[k] <= 1
+    assert 0.1 <= result["infogan_code_accuracy"]  # a one-to-one map is never below chance for 10 x 10
+    assert -1 <= result["infogan_slant_correlation"] <= 1
+    assert 0 < result["gan_grid_modes_mean"] <= 25 and result["gan_grid_modes_se"] >= 0
+
+
+def test_figures_draw_from_tiny_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    digits = {"train_x": torch.rand(64, 1, 28, 28, generator=g) * 2 - 1, "train_y": torch.arange(64) % 10,
+              "test_x": torch.rand(16, 1, 28, 28, generator=g) * 2 - 1, "test_y": torch.arange(16) % 10}
+    torch.manual_seed(0)
+    pair = {"vae": vae.VAE(4, 4).eval(), "vae-gan": vae.VAE(4, 4).eval()}
+    encoders.draw_interpolation(Figure(), 0.5, pair, digits, rows=2)
+    with pytest.raises(ValueError, match="t must lie"):
+        encoders.draw_interpolation(Figure(), 1.5, pair, digits, rows=2)
+    options = {**encoders.info_options("quick"), "steps": 2, "width": 4, "batch_size": 8}
+    run = infogan.train_infogan(digits, progress=False, **options)
+    assert run.step == 2 and run.noise_sampler.noise_dim == encoders.budget("quick")["info_noise"]
+    for code in encoders.CODES:
+        encoders.draw_code(Figure(), code, run)
+    with pytest.raises(ValueError, match="unknown code"):
+        encoders.draw_code(Figure(), "c_9", run)
