@@ -34,7 +34,7 @@ from .objectives import Objective
 from .runtime import get_device, seed_everything
 
 __all__ = ["LatentCodes", "InfoGANDiscriminator", "InfoGANObjective", "mutual_information_bound",
-           "train_infogan", "code_accuracy", "confusion_matrix", "matched_accuracy",
+           "train_infogan", "code_accuracy", "noise_share", "within_share", "confusion_matrix", "matched_accuracy",
            "correlation", "attribute_correlations", "ATTRIBUTES"]
 
 MAX_CODES = models.MAX_WIDTH  # the largest noise, category and continuous sizes (checked before allocation)
@@ -292,6 +292,35 @@ def code_accuracy(trainer: train.GANTrainer, per_category: int = 100, seed: int 
                        torch.rand(len(category), codes.continuous, generator=g) * 2 - 1)
     labels = classifier.predict(trainer.sample(z=z, batch=500).clamp(-1, 1))
     return matched_accuracy(confusion_matrix(category, labels, codes.categories, 10))
+
+
+def noise_share(trainer: train.GANTrainer, per_category: int = 10, seed: int = 0) -> float:
+    """How much the generator's images change with the noise when the codes stay fixed: the images of the codes
+    of :meth:`LatentCodes.category_grid` (``per_category`` noises, each with every value of c_1, the continuous
+    codes at 0), grouped by c_1, through :func:`within_share`. 0: each value of c_1 draws one image whatever the
+    noise; 1: c_1 changes nothing."""
+    codes = _codes_of(trainer)
+    check_int("per_category", per_category, minimum=2, maximum=MAX_SAMPLES // max(codes.categories, 1))
+    z = codes.category_grid(per_category, seed=check_seed("seed", seed))  # [K * per_category, dim], row k: c_1 = k
+    return within_share(trainer.sample(z=z, batch=500).view(codes.categories, per_category, -1))
+
+
+def within_share(groups: Tensor) -> float:
+    """The share of the variance of images that lies within their groups, for groups [K, n, ...] (K groups of
+    n images each, K, n >= 2), every image a vector x_kj::
+
+        share = sum_kj |x_kj - mean_j x_kj|^2 / sum_kj |x_kj - mean_kj x_kj|^2
+    """
+    if not isinstance(groups, Tensor) or groups.dim() < 3 or groups.shape[0] < 2 or groups.shape[1] < 2 \
+            or not groups.is_floating_point() or not torch.isfinite(groups).all():
+        raise ValueError(f"groups must be a finite float tensor [K, n, ...] with K, n >= 2, got "
+                         f"{tuple(groups.shape) if isinstance(groups, Tensor) else type(groups).__name__}")
+    x = groups.flatten(2).double()  # [K, n, pixels]
+    within = (x - x.mean(1, keepdim=True)).pow(2).sum()
+    total = (x - x.mean((0, 1), keepdim=True)).pow(2).sum()
+    if not total > 0:
+        raise ValueError("all the images are the same: the share of their variance is undefined")
+    return float(within / total)
 
 
 def confusion_matrix(codes: Tensor, labels: Tensor, n_codes: int, n_labels: int = 10) -> Tensor:

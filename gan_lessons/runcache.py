@@ -16,14 +16,14 @@ import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import torch
 from torch import Tensor, nn
 
-from .checkpoints import _check_trainer, atomic_save, content_hash
+from .checkpoints import _check_trainer
 
-__all__ = ["load_or_train", "load_or_fit", "cache_root", "run_cache_path", "run_fingerprint", "source_key", "module_dependencies"]
+__all__ = ["load_or_train", "cache_root", "run_cache_path", "run_fingerprint", "source_key", "module_dependencies"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
@@ -51,44 +51,6 @@ def load_or_train(trainer, path: Path, fit_options: dict[str, Any]):
                       "kept in memory only. Point GAN_LESSONS_CACHE at a writable folder, or set it to 'off'.",
                       stacklevel=3)
     return trainer
-
-
-def load_or_fit(name: str, model: nn.Module, settings: dict[str, Any], data: Tensor,
-                fit: Callable[[], nn.Module]) -> nn.Module:
-    """The run cache for a network trained outside the GAN trainer (chapter 10's plain VAE): load ``model``'s
-    trained weights from ``cache_root()/runs/<name>-<key>.pt`` when a run with the same name, settings, network
-    (structure and initial weights), ``data`` and :func:`source_key` of the network's modules stored them; else
-    call ``fit()`` (which trains ``model`` in place and returns it) and store the weights. A damaged file is
-    trained again; a failed save warns and keeps the model. Returns the model, in eval mode.
-    """
-    if not isinstance(model, nn.Module) or not isinstance(data, Tensor) or not callable(fit):
-        raise TypeError(f"model must be a torch.nn.Module, data a Tensor and fit a function that trains the model, "
-                        f"got {type(model).__name__}, {type(data).__name__} and {type(fit).__name__}")
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or not isinstance(settings, dict):
-        raise ValueError(f"name must be a short name of letters, digits, '.', '_' or '-' and settings a dict, got "
-                         f"{name!r} and {type(settings).__name__}")
-    root = cache_root()
-    path = None if root is None else root / "runs" / f"{name}-{_module_key(name, model, settings, data)[:20]}.pt"
-    if path is not None and path.is_file():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or state.get("sha256") != content_hash(state):
-                raise ValueError("its content does not match the SHA-256 stored when it was saved")
-            model.load_state_dict(state["model"])
-            return model.eval()
-        except Exception as err:  # a partial or foreign file: train again (load_state_dict checks every shape)
-            warnings.warn(f"ignoring unreadable cached run {path} ({err}); training again", stacklevel=2)
-    fit()
-    if path is not None:
-        state = {"model": model.state_dict()}
-        state["sha256"] = content_hash(state)
-        try:
-            atomic_save(state, path)
-        except OSError as err:
-            warnings.warn(f"could not store the trained {name} in the run cache at {path} ({err}); it is kept in "
-                          "memory only. Point GAN_LESSONS_CACHE at a writable folder, or set it to 'off'.",
-                          stacklevel=2)
-    return model.eval()
 
 
 def cache_root() -> Path | None:
@@ -257,20 +219,6 @@ def _object_key(value: Any, depth: int = 0) -> str:
     if isinstance(value, nn.Module) or not hasattr(value, "__dict__") or depth > 3:
         return type(value).__qualname__  # a network's weights are the trainer's, fingerprinted on their own
     return f"{type(value).__qualname__}({_object_key(vars(value), depth + 1)})"
-
-
-def _module_key(name: str, model: nn.Module, settings: dict[str, Any], data: Tensor) -> str:
-    """SHA-256 over the name, settings, the network's structure and initial weights, the data and the source of
-    the network's modules (:func:`load_or_fit`)."""
-    h = hashlib.sha256()
-    for part in (name, _object_key(settings), repr(model), source_key(_modules_of([model]))):
-        h.update(part.encode())
-        h.update(b"\0")
-    for key, value in [*model.state_dict().items(), ("data", data)]:
-        t = value.detach().cpu().contiguous()
-        h.update(f"{key}:{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def _data_key(sampler: Any) -> str:

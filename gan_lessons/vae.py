@@ -18,7 +18,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from . import losses, models, runcache, runtime
+from . import fitcache, losses, models, runtime
 from .checks import check_int, check_positive
 from .config import TrainingDiverged
 from .objectives import JSObjective
@@ -128,7 +128,7 @@ def train_vae(model: VAE, images: Tensor, *, steps: int, batch_size: int = 64, l
               seed: int = 0, progress: bool = True, cache: str | None = "vae-mnist") -> VAE:
     """Fit a VAE by maximising the ELBO (minimising pixel_loss + KL) with Adam on random batches of ``images``
     [n, 1, 28, 28] in [-1, 1], seeded; stops with TrainingDiverged on a non-finite loss. Returns the model
-    (in eval mode). ``cache``: the run cache's name for the finished weights (:func:`runcache.load_or_fit`,
+    (in eval mode). ``cache``: the run cache's name for the finished weights (:func:`fitcache.load_or_fit`,
     keyed by the settings, the initial weights, the images and the source); ``None`` always trains."""
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a vae.VAE, got {type(model).__name__}")
@@ -141,7 +141,7 @@ def train_vae(model: VAE, images: Tensor, *, steps: int, batch_size: int = 64, l
     if cache is None:
         return fit()
     settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
-    return runcache.load_or_fit(cache, model, settings, images, fit)
+    return fitcache.load_or_fit(cache, model, settings, images, fit)
 
 
 def _fit_vae(model: VAE, images: Tensor, steps: int, batch_size: int, lr: float, seed: int,

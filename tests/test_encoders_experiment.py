@@ -21,7 +21,7 @@ from gan_lessons.experiments import encoders  # noqa: E402
 KEYS = {"vae_recognised", "vaegan_recognised", "vae_sharpness", "vaegan_sharpness", "real_sharpness",
         "mrgan_grid_modes_mean", "mrgan_grid_modes_se", "gan_grid_modes_mean", "gan_grid_modes_se",
         "infogan_code_accuracy", "infogan_slant_correlation", "vae_reconstruction_error",
-        "vaegan_reconstruction_error"}
+        "vaegan_reconstruction_error", "infogan_noise_share"}
 
 
 @pytest.mark.slow
@@ -36,7 +36,7 @@ def test_cli_prints_the_issue_json(tmp_path):
     for k in ("vae_recognised", "vaegan_recognised", "infogan_code_accuracy"):
         assert 0 <= result[k] <= 1
     assert 0.1 <= result["infogan_code_accuracy"]  # a one-to-one map is never below chance for 10 x 10
-    assert -1 <= result["infogan_slant_correlation"] <= 1
+    assert -1 <= result["infogan_slant_correlation"] <= 1 and 0 <= result["infogan_noise_share"] <= 1
     assert 0 < result["gan_grid_modes_mean"] <= 25 and result["gan_grid_modes_se"] >= 0
 
 

@@ -70,6 +70,45 @@ def test_the_objective_adds_the_bound_to_both_players_through_the_one_trainer():
         objective.generator_loss(D, fake, None)
 
 
+class _Painter(torch.nn.Module):
+    """A generator that paints c_1's one-hot and a weight times the noise into the first pixels."""
+
+    def __init__(self, codes, noise_weight):
+        super().__init__()
+        self.codes, self.noise_weight, self.w = codes, noise_weight, torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, z):
+        noise, category, _ = self.codes.split(z)
+        x = torch.zeros(len(z), 1, 4, 4)
+        x.view(len(z), -1)[:, :3] = torch.nn.functional.one_hot(category, 3).float()
+        x.view(len(z), -1)[:, 3:5] = self.noise_weight * noise
+        return x + self.w
+
+
+@pytest.mark.parametrize("noise_weight, share", [(0.0, 0.0), (1e6, 1.0)])
+def test_noise_share_is_zero_when_g_ignores_the_noise_and_one_when_only_the_noise_counts(noise_weight, share):
+    codes = infogan.LatentCodes(noise_dim=2, categories=3, continuous=1)
+    sampler = lambda n, rng: torch.zeros(n, 1, 4, 4)  # noqa: E731
+    trainer = GANTrainer(_Painter(codes, noise_weight), torch.nn.Linear(16, 1), sampler,
+                         TrainConfig(steps=0, batch_size=2), noise_sampler=codes)
+    assert infogan.noise_share(trainer, per_category=5) == pytest.approx(share, abs=1e-6)
+    with pytest.raises(ValueError, match="per_category"):
+        infogan.noise_share(trainer, per_category=1)
+
+
+def test_within_share_is_the_formula():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 1, 2, 2, generator=g)  # 3 groups of 4 images
+    flat = x.flatten(2).double()
+    within = sum((flat[k] - flat[k].mean(0)).pow(2).sum() for k in range(3))
+    total = (flat.reshape(12, -1) - flat.reshape(12, -1).mean(0)).pow(2).sum()
+    assert infogan.within_share(x) == pytest.approx(float(within / total))
+    with pytest.raises(ValueError, match="all the images are the same"):
+        infogan.within_share(torch.ones(2, 2, 3))
+    with pytest.raises(ValueError, match=r"\[K, n, \.\.\.\]"):
+        infogan.within_share(torch.ones(1, 2, 3))
+
+
 def test_matched_accuracy_finds_the_best_one_to_one_map():
     acc, mapping = infogan.matched_accuracy(torch.tensor([[0, 5], [5, 0]]))
     assert acc == 1.0 and mapping.tolist() == [1, 0]

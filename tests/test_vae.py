@@ -128,7 +128,7 @@ def test_train_vae_goes_through_the_run_cache(tmp_path, monkeypatch):
 
 
 def test_run_cache_of_a_module_repairs_a_damaged_entry_and_survives_a_failed_save(tmp_path, monkeypatch):
-    from gan_lessons import runcache
+    from gan_lessons import fitcache
 
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
     data = torch.ones(4, 2)
@@ -140,22 +140,22 @@ def test_run_cache_of_a_module_repairs_a_damaged_entry_and_survives_a_failed_sav
 
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 2)
-    runcache.load_or_fit("lin", net, {"a": 1}, data, lambda: fit(net))
+    fitcache.load_or_fit("lin", net, {"a": 1}, data, lambda: fit(net))
     (path,) = (tmp_path / "runs").glob("lin-*.pt")
     path.write_bytes(b"damaged")
     torch.manual_seed(0)
     again = torch.nn.Linear(2, 2)
     with pytest.warns(UserWarning, match="training again"):
-        runcache.load_or_fit("lin", again, {"a": 1}, data, lambda: fit(again))
+        fitcache.load_or_fit("lin", again, {"a": 1}, data, lambda: fit(again))
     assert torch.all(again.weight == 0.5) and torch.load(path, weights_only=True)["sha256"]
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(blocker))
     kept = torch.nn.Linear(2, 2)
     with pytest.warns(UserWarning, match="GAN_LESSONS_CACHE"):
-        out = runcache.load_or_fit("lin", kept, {"a": 1}, data, lambda: fit(kept))
+        out = fitcache.load_or_fit("lin", kept, {"a": 1}, data, lambda: fit(kept))
     assert out is kept and torch.all(kept.weight == 0.5)
     with pytest.raises(ValueError, match="short name"):
-        runcache.load_or_fit("a b", kept, {}, data, lambda: kept)
+        fitcache.load_or_fit("a b", kept, {}, data, lambda: kept)
     with pytest.raises(TypeError, match="fit a function"):
-        runcache.load_or_fit("lin", kept, {}, data, None)
+        fitcache.load_or_fit("lin", kept, {}, data, None)

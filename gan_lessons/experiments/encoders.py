@@ -214,6 +214,7 @@ def run(profile: str = "quick", seed: int = 0, progress: bool = False) -> dict:
     out["infogan_code_accuracy"] = round(infogan.code_accuracy(info, budget(profile)["info_eval"], seed)[0], 4)
     slants = infogan.attribute_correlations(info, seed=seed)["slant"]
     out["infogan_slant_correlation"] = round(max(slants, key=abs), 4)
+    out["infogan_noise_share"] = round(infogan.noise_share(info, seed=seed), 4)
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
 
