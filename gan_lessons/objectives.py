@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from . import losses
+from . import losses, spectral
 from .checks import check_int, check_positive
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "HingeObjective",
     "FeatureMatchingObjective",
     "UnrolledObjective",
+    "OrthogonalRegularisedObjective",
     "feature_matching_loss",
     "OBJECTIVES",
     "make_objective",
@@ -175,6 +176,28 @@ class UnrolledObjective(Objective):
             grads = torch.autograd.grad(loss_d * scale, params, create_graph=True)
             params = [p - self.lr * g for p, g in zip(params, grads)]
         return self.base.generator_loss(unrolled(params), fake, real)
+
+
+@dataclass(eq=False)
+class OrthogonalRegularisedObjective(JSObjective):
+    """The original game with BigGAN's orthogonal regularisation of G (Brock et al. 2019, sec. 3.1)::
+
+        L_G = (the JS objective's L_G) + R_beta(G)      R_beta: :func:`spectral.orthogonal_penalty`
+
+    L_D is unchanged. ``model`` is the generator the trainer trains (the objective needs its weights).
+    """
+
+    model: nn.Module = field(default=None, repr=False)  # G, as the trainer trains it
+    beta: float = 1e-4  # BigGAN's strength
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.model, nn.Module):
+            raise TypeError(f"model must be the generator the trainer trains, got {type(self.model).__name__}")
+        spectral.orthogonal_penalty(self.model, self.beta)  # checks beta and that G has weights to regularise
+
+    def generator_loss(self, D, fake, real):
+        return super().generator_loss(D, fake, real) + spectral.orthogonal_penalty(self.model, self.beta)
 
 
 def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:

@@ -11,7 +11,8 @@ Book: chapter "Hinge loss and spectral normalisation".
   the layers' sigmas bounds the Lipschitz constant of a whole MLP (:func:`lipschitz_upper_bound`);
   :func:`empirical_lipschitz` gives a lower bound from input gradients.
 * :func:`orthogonal_init_` is BigGAN's initialisation (Saxe et al. 2014; Brock et al. 2019), which keeps every
-  singular value at 1 at the start; BigGAN's truncation trick is :func:`gan_lessons.latent.truncated_noise`.
+  singular value at 1 at the start; :func:`orthogonal_penalty` is BigGAN's orthogonal regularisation during
+  training; BigGAN's truncation trick is :func:`gan_lessons.latent.truncated_noise`.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ __all__ = [
     "lipschitz_upper_bound",
     "empirical_lipschitz",
     "orthogonal_init_",
+    "orthogonal_penalty",
     "ensemble_sigma",
     "ensemble_lipschitz_bounds",
 ]
@@ -164,6 +166,29 @@ def orthogonal_init_(model: nn.Module, gain: float = 1.0) -> nn.Module:
             if layer.bias is not None:
                 layer.bias.zero_()
     return model
+
+
+def orthogonal_penalty(model: nn.Module, beta: float = 1e-4) -> Tensor:
+    """BigGAN's orthogonal regularisation (Brock et al. 2019, eq. 3), summed over the Linear / Conv layers::
+
+        R_beta(W) = beta * || W W^T * (1 - I) ||_F^2      (* elementwise; W as [rows, -1], a row per output
+                                                          channel of a Linear or Conv, per input channel of a
+                                                          transposed Conv)
+
+    It pushes the rows of every W towards orthogonality and, unlike beta * ||W W^T - I||_F^2, leaves their
+    norms free. A 0-d tensor with gradients to the weights; 0 when the rows of every W are orthogonal.
+    """
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < float("inf"):
+        raise ValueError(f"beta must be a finite number >= 0 (BigGAN uses 1e-4), got {beta!r}")
+    layers = weight_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to regularise")
+    total = torch.zeros((), device=layers[0].weight.device)
+    for layer in layers:
+        w = layer.weight.flatten(1)  # [rows, fan]
+        gram = w @ w.T  # [rows, rows]: inner products of the rows
+        total = total + (gram * (1 - torch.eye(len(gram), device=w.device, dtype=w.dtype))).pow(2).sum()
+    return beta * total
 
 
 def ensemble_sigma(weight: Tensor, u: Tensor, update: bool = True) -> Tensor:

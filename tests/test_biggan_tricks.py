@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lessons import exercises, models, spectral
+from gan_lessons import exercises, models, objectives, spectral
 from gan_lessons.exercises import scaling
 from gan_lessons.experiments import biggan_tricks as chapter
 
@@ -73,6 +73,17 @@ def test_orthogonal_variant_has_orthogonal_weights():
     assert spectral.top_singular_value(w) == pytest.approx(1.0, rel=1e-5)
 
 
+def test_the_regularised_variant_trains_with_the_orthogonal_penalty(monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
+    g = torch.Generator().manual_seed(0)
+    digits = {"train_x": torch.rand(64, 1, 28, 28, generator=g) * 2 - 1}
+    runs = {init: chapter.train_unconditional(digits, "quick", init=init, progress=False, steps=8)
+            for init in ("orthogonal", "orthogonal-reg")}
+    assert isinstance(runs["orthogonal-reg"].objective, objectives.OrthogonalRegularisedObjective)
+    assert runs["orthogonal-reg"].objective.model is runs["orthogonal-reg"].G
+    assert not isinstance(runs["orthogonal"].objective, objectives.OrthogonalRegularisedObjective)
+
+
 def test_budget_keeps_samples_seen_equal_across_the_sweep():
     b = chapter.budget("quick")
     steps = [chapter.config(b, batch_size=bs).steps for bs in b.batch_sizes]
@@ -116,7 +127,8 @@ def test_cli_prints_the_json_summary(tmp_path):
                            "--steps", "8"], capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("ccbn_class_accuracy", "projection_fid", "concat_fid", "orthogonal_fid", "normal_fid"):
+    for key in ("ccbn_class_accuracy", "projection_fid", "concat_fid", "orthogonal_fid", "normal_fid",
+                "orthogonal_reg_fid"):
         assert isinstance(out[key], float)
     assert set(out["fid_vs_batch_size"]) == {"32", "64", "128", "256"}
     assert out["samples_seen"] == 8 * 64 and 0 <= out["ccbn_class_accuracy"] <= 1

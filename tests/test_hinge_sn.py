@@ -261,3 +261,44 @@ def test_run_reports_every_variant():
         assert 0 <= out[variant]["ring_modes_mean"] <= 8 and 0 <= out[variant]["ring_hq_mean"] <= 1
     assert out["hinge-sn"]["d_lipschitz_bound_mean"] == pytest.approx(1.0, rel=0.05)
     assert set(out["truncation"]) == {"none" if t is None else f"{t:g}" for t in hinge_sn.THRESHOLDS}
+
+
+def test_orthogonal_penalty_is_the_formula_with_hand_computed_values():
+    layer = nn.Linear(2, 3, bias=False)  # W [3, 2]: rows (1, 0), (1, 1), (0, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
+    # W W^T = [[1, 1, 0], [1, 2, 2], [0, 2, 4]]: off the diagonal 1, 0, 2 twice each -> 2 * (1 + 0 + 4) = 10
+    assert float(spectral.orthogonal_penalty(layer, beta=1.0)) == pytest.approx(10.0)
+    assert float(spectral.orthogonal_penalty(layer)) == pytest.approx(10.0 * 1e-4)  # BigGAN's beta
+    conv = nn.Conv2d(1, 2, 2, bias=False)  # two 2x2 filters, flattened to the rows (1, 0, 0, 0), (1, 1, 0, 0)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]).view(2, 1, 2, 2))
+    both = nn.Sequential(layer, conv)
+    assert float(spectral.orthogonal_penalty(both, beta=1.0)) == pytest.approx(10.0 + 2.0)
+    square = spectral.orthogonal_init_(nn.Linear(4, 4), gain=3.0)  # orthogonal rows of any norm: no penalty
+    assert float(spectral.orthogonal_penalty(square, beta=1.0)) == pytest.approx(0.0, abs=1e-9)
+    spectral.orthogonal_penalty(layer, beta=1.0).backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    for bad, message in ((-1.0, "beta"), (float("nan"), "beta")):
+        with pytest.raises(ValueError, match=message):
+            spectral.orthogonal_penalty(layer, beta=bad)
+    with pytest.raises(ValueError, match="no Linear or Conv"):
+        spectral.orthogonal_penalty(nn.Tanh())
+
+
+def test_orthogonal_regularised_objective_adds_the_penalty_to_g_only():
+    torch.manual_seed(0)
+    G, D = models.MLPGenerator(2, 2, 8, 1), models.MLPDiscriminator(2, 8, 1)
+    objective = objectives.OrthogonalRegularisedObjective(model=G, beta=0.5)
+    plain = objectives.JSObjective()
+    fake, real = G(torch.randn(16, 2)), torch.randn(16, 2)
+    torch.testing.assert_close(objective.generator_loss(D, fake, real),
+                               plain.generator_loss(D, fake, real) + spectral.orthogonal_penalty(G, 0.5))
+    rng = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(objective.discriminator_loss(D, real, fake.detach(), rng)[0],
+                               plain.discriminator_loss(D, real, fake.detach(), rng)[0])
+    assert "beta=0.5" in repr(objective) and "MLPGenerator" not in repr(objective)  # the run cache's key
+    with pytest.raises(TypeError, match="generator the trainer trains"):
+        objectives.OrthogonalRegularisedObjective()
+    with pytest.raises(ValueError, match="beta"):
+        objectives.OrthogonalRegularisedObjective(model=G, beta=-1.0)

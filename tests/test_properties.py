@@ -445,6 +445,7 @@ def specs():
         "gan_lessons.objectives:HingeObjective": NONE,
         "gan_lessons.objectives:FeatureMatchingObjective": args(maybe(BOOL), maybe(F)),
         "gan_lessons.objectives:UnrolledObjective": args(JUNK, maybe(I()), maybe(F)),
+        "gan_lessons.objectives:OrthogonalRegularisedObjective": args(maybe(BOOL), maybe(F), MODULE, maybe(F)),
         "gan_lessons.objectives:feature_matching_loss": args(T(None, 3), T(None, 3)),
         "gan_lessons.objectives:make_objective": args(maybe(S("ns", "wgan-gp", "hinge")), gp_weight=maybe(F)),
         # plots: image_grid returns an array; the rest draw on a figure
@@ -473,6 +474,7 @@ def specs():
         "gan_lessons.spectral:lipschitz_upper_bound": args(MODULE),
         "gan_lessons.spectral:empirical_lipschitz": args(MODULE, T(None, 2)),
         "gan_lessons.spectral:orthogonal_init_": args(MODULE, maybe(F)),
+        "gan_lessons.spectral:orthogonal_penalty": args(MODULE, maybe(F)),
         "gan_lessons.spectral:ensemble_sigma": args(T(None, None, None), T(None, None), maybe(BOOL)),
         "gan_lessons.spectral:ensemble_lipschitz_bounds": args(MODULE),
         # student edition (writes only under the suite's own folder)

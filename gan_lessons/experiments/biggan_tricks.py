@@ -9,14 +9,15 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from .. import classifier, data, metrics, models, spectral, train
+from .. import classifier, data, metrics, models, objectives, spectral, train
 from .. import runtime
 from ..runtime import get_device, seed_everything, sized
 
 NAME = "biggan-tricks"
 LATENT_DIM = 64  # z ~ N(0, I_64), as in chapter "DCGAN on MNIST"
 CONDITIONAL = ("concat", "projection")  # G(z ++ embed(y)) + D(x ++ onehot(y))  |  CCBN G + projection D
-INITS = ("normal", "orthogonal")  # dcgan_init's N(0, 0.02)  |  spectral.orthogonal_init_
+# dcgan_init's N(0, 0.02) | spectral.orthogonal_init_ | the same with BigGAN's orthogonal regularisation of G
+INITS = ("normal", "orthogonal", "orthogonal-reg")
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,12 @@ def make_conditional(kind: str, width: int) -> tuple[nn.Module, nn.Module]:
 
 
 def make_unconditional(init: str, width: int) -> tuple[nn.Module, nn.Module]:
-    """The DCGAN (G, D) initialised with ``'normal'`` N(0, 0.02) or ``'orthogonal'`` weights (BigGAN)."""
+    """The DCGAN (G, D) initialised with ``'normal'`` N(0, 0.02) or orthogonal weights (BigGAN; ``'orthogonal'``
+    and ``'orthogonal-reg'``, which :func:`train_unconditional` also regularises)."""
     if init not in INITS:
         raise ValueError(f"unknown initialisation {init!r}: use one of {', '.join(INITS)}")
     G, D = models.DCGANGenerator(LATENT_DIM, width), models.DCGANDiscriminator(width)
-    if init == "orthogonal":  # every conv / linear weight orthogonal, biases 0; batch norm as in DCGAN
+    if init != "normal":  # every conv / linear weight orthogonal, biases 0; batch norm as in DCGAN
         spectral.orthogonal_init_(G)
         spectral.orthogonal_init_(D)
     return G, D
@@ -94,14 +96,16 @@ def train_conditional(kind: str, digits: dict[str, Tensor], profile: str, seed: 
 def train_unconditional(digits: dict[str, Tensor], profile: str, seed: int = 0, init: str = "normal",
                         batch_size: int | None = None, progress: bool = True,
                         steps: int | None = None) -> train.GANTrainer:
-    """The unconditional DCGAN (cached) with an initialisation and a batch (same samples seen for all)."""
+    """The unconditional DCGAN (cached) with an initialisation (:data:`INITS`) and a batch (same samples seen
+    for all); ``'orthogonal-reg'`` adds BigGAN's orthogonal regularisation of G (beta = 1e-4) to its loss."""
     b = budget(profile, steps)
     seed_everything(seed)
     G, D = make_unconditional(init, b.width)
+    objective = objectives.OrthogonalRegularisedObjective(model=G) if init == "orthogonal-reg" else None
     with runtime.one_thread(get_device().type == "cpu"):
         return train.train_gan(G, D, data.TensorSampler(digits["train_x"]), config(b, seed, batch_size),
                                latent_dim=LATENT_DIM, device=get_device(), cache=f"biggan-dcgan-{init}",
-                               progress=progress)
+                               objective=objective, progress=progress)
 
 
 def load_digits() -> dict[str, Tensor]:
@@ -174,6 +178,7 @@ def run(profile: str = "quick", seed: int = 0, steps: int | None = None, progres
         "projection_fid": round(cond["projection"]["fid"], 3), "concat_fid": round(cond["concat"]["fid"], 3),
         "fid_vs_batch_size": {str(k): round(v, 3) for k, v in curve.items()},
         "orthogonal_fid": round(inits["orthogonal"], 3), "normal_fid": round(inits["normal"], 3),
+        "orthogonal_reg_fid": round(inits["orthogonal-reg"], 3),
         "samples_seen": b.samples_seen, "learning_rates": {"lr_d": b.lr_d, "lr_g": b.lr_g},
         "budget": asdict(b), "seconds": round(time.perf_counter() - start, 1),
     }
