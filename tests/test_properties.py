@@ -333,7 +333,7 @@ def specs():
             "encoders": ["check_reparameterise", "check_matched_accuracy"],
             "fid": ["check_frechet_distance", "check_mmd2_unbiased"],
             "hinge": ["check_hinge_discriminator_loss", "check_power_iteration"],
-            "minimax": ["check_modified_generator_loss", "check_value_function"],
+            "minimax": ["check_modified_generator_loss", "check_value_function", "check_total_variation"],
             "theory": ["check_optimal_discriminator", "check_js_divergence", "check_kl_gaussians"],
             "wgan": ["check_critic_loss", "check_gradient_penalty"]}.items() for f in fs},
         "gan_lessons.exercises.minimax:reference_value_function": args(T(None), T(None)),
@@ -385,6 +385,16 @@ def specs():
         "gan_lessons.metrics.scores:inception_features": bad(batch_size=I(), images=BAD_IMAGES()),
         # attributes
         **{f"gan_lessons.attributes:{f}": args(IMAGES()) for f in ("slant", "ink", "sharpness")},
+        # discrete
+        "gan_lessons.discrete:MarkovSequences": args(I(), I(), maybe(F), SEED),
+        "gan_lessons.discrete:SymbolGenerator": args(P(), P(), P(), mode=maybe(S("soft", "argmax", "x")),
+                                                     tau=maybe(F)),
+        "gan_lessons.discrete:gradient_to_logits": args(S("soft", "argmax", "straight-through", "x"), maybe(F),
+                                                        alphabet=I(), n=I(), seed=SEED),
+        "gan_lessons.discrete:distribution": args(
+            st.one_of(st.builds(lambda: __import__("gan_lessons.discrete").discrete.SymbolGenerator(2, 2, 3)),
+                      JUNK), I(), SEED),
+        "gan_lessons.discrete:total_variation": args(maybe(A(None)), maybe(A(None))),
         # infogan
         "gan_lessons.infogan:LatentCodes": args(I(), I(), I()),
         "gan_lessons.infogan:InfoGANDiscriminator": args(P(), P(0, 3), P(0, 2), P()),

@@ -10,7 +10,7 @@ returning a constant (the cases differ) or by calling the reference (it is block
 the student's kernel.
 """
 from ._core import CheckFailed, CheckResult, CheckSpec, Case, check_function, spec_of
-from .minimax import check_modified_generator_loss, check_value_function
+from .minimax import check_modified_generator_loss, check_total_variation, check_value_function
 from .fid import check_frechet_distance, check_mmd2_unbiased
 from .dcgan import check_feature_matching_loss, check_interpolate
 from .hinge import check_hinge_discriminator_loss, check_power_iteration
@@ -21,6 +21,7 @@ from .scaling import check_global_variance
 from .encoders import check_matched_accuracy, check_reparameterise
 
 __all__ = ["CheckFailed", "CheckResult", "CheckSpec", "Case", "check_function", "spec_of", "check_modified_generator_loss", "check_value_function"]
+__all__ += ["check_total_variation"]
 __all__ += ["check_frechet_distance", "check_mmd2_unbiased"]
 __all__ += ["check_feature_matching_loss", "check_interpolate"]
 __all__ += ["check_hinge_discriminator_loss", "check_power_iteration"]

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 
-from .. import losses
+from .. import discrete, losses
 from ._core import Case, CheckResult, check_function
 
-__all__ = ["check_modified_generator_loss", "check_value_function", "reference_value_function"]
+__all__ = ["check_modified_generator_loss", "check_total_variation", "check_value_function",
+           "reference_value_function"]
 
 
 def reference_value_function(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
@@ -51,3 +53,16 @@ def check_modified_generator_loss(student_fn: Callable) -> CheckResult:
     ]
     return check_function(student_fn, losses.modified_generator_loss, cases, name="non-saturating loss",
                           blocked=["gan_lessons.losses.modified_generator_loss"])
+
+
+def check_total_variation(student_fn: Callable) -> CheckResult:
+    """Check ``student_fn(p, q) -> TV(p, q) = 1/2 sum |p - q|`` for two probability vectors (numpy arrays)."""
+    rng = np.random.default_rng(3)
+    cases = [
+        Case("two equal distributions (TV 0)", (np.array([0.2, 0.3, 0.5]), np.array([0.2, 0.3, 0.5]))),
+        Case("disjoint supports (TV 1)", (np.array([0.5, 0.5, 0.0, 0.0]), np.array([0.0, 0.0, 0.25, 0.75]))),
+        Case("one string moved: p = [0.7, 0.3], q = [0.4, 0.6]", (np.array([0.7, 0.3]), np.array([0.4, 0.6]))),
+        Case("125 random string probabilities", (rng.dirichlet(np.full(125, 0.4)), rng.dirichlet(np.ones(125)))),
+    ]
+    return check_function(student_fn, discrete.total_variation, cases, name="total variation",
+                          blocked=["gan_lessons.discrete.total_variation"])
