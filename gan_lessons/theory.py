@@ -4,7 +4,11 @@ Book: chapters "The optimal discriminator" and "Divergences: KL and JSD".
 
 * Symbolic (sympy): :func:`optimal_discriminator_derivation` maximises ``a log D + b log(1 - D)`` over D,
   :func:`verify_optimal_discriminator` checks a candidate formula for D* (and fails for a wrong one), and
-  :func:`verify_virtual_training_criterion` shows ``C(G) = -log 4 + 2 JSD`` pointwise and on a discrete example.
+  :func:`verify_virtual_training_criterion` shows ``C(G) = -log 4 + 2 JSD`` pointwise and on a discrete example,
+  :func:`verify_generator_losses_at_optimum` what each generator loss becomes against D* (and that D = 1/2
+  leaves the generator nothing to gain: the Nash equilibrium).
+* Numeric penalties of the two generator losses against D*: :func:`generator_penalty` (1D densities),
+  :func:`generator_penalty_discrete`, and their integrand :func:`generator_penalty_terms`.
 * Numeric, 1D densities on a grid (scipy's Simpson rule): :func:`kl_divergence`, :func:`js_divergence`,
   :func:`wasserstein1`; from samples: :func:`js_divergence_samples`, :func:`wasserstein1_samples`,
   :func:`js_divergence_histogram_2d` (2-D samples);
@@ -28,6 +32,10 @@ __all__ = [
     "optimal_discriminator_derivation",
     "verify_optimal_discriminator",
     "verify_virtual_training_criterion",
+    "verify_generator_losses_at_optimum",
+    "generator_penalty_terms",
+    "generator_penalty",
+    "generator_penalty_discrete",
     "discrete_value_at_optimum",
     "optimal_discriminator",
     "optimal_discriminator_values",
@@ -128,6 +136,37 @@ def verify_virtual_training_criterion() -> dict[str, object]:
     }
 
 
+def verify_generator_losses_at_optimum() -> dict[str, sp.Expr]:
+    """Check, in exact arithmetic, what each generator loss becomes when D is the optimal D* = a / (a + b).
+
+    Pointwise (a = p_data(x), b = p_g(x), m = (a + b)/2):
+        saturating       b log(1 - D*) = b log(b / m) - b log 2
+        non-saturating  -b log D*      = b log(b / a) - b log(b / m) + b log 2,
+    so, integrated (b integrates to 1), E_{p_g} log(1 - D*) = KL(p_g || m) - log 2 and
+    E_{p_g}[-log D*] = KL(p_g || p_data) - KL(p_g || m) + log 2. Also: with D = 1/2 the integrand of V(G, D) is
+    -(a + b) log 2, which integrates to -log 4 whatever p_g is, so the generator cannot gain by moving; and
+    D* = 1/2 is D's best response to p_g = p_data: (p_g = p_data, D = 1/2) is a Nash equilibrium.
+    Returns the two pointwise differences (both simplify to 0), the per-unit penalty of each loss at a = b
+    (-log 2 and log 2) and V's integrand at D = 1/2.
+    """
+    a, b, D = _symbols()
+    d_star = optimal_discriminator_derivation().solution
+    m = (a + b) / 2
+    saturating = b * sp.log(1 - d_star)
+    non_saturating = -b * sp.log(d_star)
+
+    def zero(expr: sp.Expr) -> sp.Expr:
+        return sp.simplify(sp.expand_log(expr, force=True))
+
+    return {
+        "saturating_difference": zero(saturating - (b * sp.log(b / m) - b * sp.log(2))),  # 0
+        "non_saturating_difference": zero(non_saturating - (b * sp.log(b / a) - b * sp.log(b / m) + b * sp.log(2))),
+        "saturating_at_equal_densities": zero(saturating.subs(a, b) / b),  # -log 2
+        "non_saturating_at_equal_densities": zero(non_saturating.subs(a, b) / b),  # log 2
+        "value_with_d_one_half": sp.factor(zero((a * sp.log(D) + b * sp.log(1 - D)).subs(D, sp.Rational(1, 2)))),
+    }
+
+
 def discrete_value_at_optimum(p: Sequence, q: Sequence) -> tuple[sp.Expr, sp.Expr]:
     """Exact (C(G), JSD) for discrete distributions p, q (sympy Rationals or ints/fractions that sum to 1).
 
@@ -192,6 +231,52 @@ def value_of_discriminator(logit: np.ndarray, p_data: DensityLike, p_g: DensityL
     p, q = _density(p_data, "p_data")(x), _density(p_g, "p_g")(x)
     integrand = -p * np.logaddexp(0.0, -logit) - q * np.logaddexp(0.0, logit)
     return _integrate(integrand, x)
+
+
+_LOSSES = ("saturating", "non-saturating")
+
+
+def generator_penalty_terms(p_data: np.ndarray, p_g: np.ndarray, loss: str) -> np.ndarray:
+    """The integrand of :func:`generator_penalty` from density (or probability) VALUES of one shape:
+
+    saturating      p_g (log(1 - D*) + log 2) = p_g log(2 p_g / (p_data + p_g))   (at most p_g log 2)
+    non-saturating  p_g (-log D* - log 2)     = p_g log((p_data + p_g) / (2 p_data)) (inf where p_data = 0 < p_g)
+    Both are 0 where p_g = 0 and, once summed or integrated, 0 when p_g = p_data.
+    """
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+    a, b = np.asarray(p_data, dtype=np.float64), np.asarray(p_g, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"p_data and p_g must have the same shape, got {a.shape} and {b.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))) or np.any(a < 0) or np.any(b < 0):
+        raise ValueError("densities must be finite and non-negative")
+    out = np.zeros_like(b)
+    mask = b > 0
+    with np.errstate(divide="ignore"):
+        log_a, log_b = np.log(a[mask]), np.log(b[mask])
+    log_m = np.logaddexp(log_a, log_b) - math.log(2.0)  # log of the mixture (p_data + p_g)/2
+    out[mask] = b[mask] * ((log_b - log_m) if loss == "saturating" else (log_m - log_a))
+    return out
+
+
+def generator_penalty(p_data: DensityLike, p_g: DensityLike, x: np.ndarray, loss: str) -> float:
+    """How much a generator loss, evaluated against the optimal D*, exceeds its value at p_g = p_data (nats).
+
+    saturating:      E_{p_g} log(1 - D*) + log 2  = KL(p_g || m),                 m = (p_data + p_g)/2
+    non-saturating:  E_{p_g}[-log D*] - log 2     = KL(p_g || p_data) - KL(p_g || m)
+    Integrated over the grid x (which must cover where p_g lives); inf for the non-saturating loss when p_g puts
+    mass where p_data is 0. See :func:`verify_generator_losses_at_optimum` for the identities.
+    """
+    x = _as_points(x)
+    terms = generator_penalty_terms(_density(p_data, "p_data")(x), _density(p_g, "p_g")(x), loss)
+    return math.inf if np.isinf(terms).any() else _integrate(terms, x)
+
+
+def generator_penalty_discrete(p_data: Sequence[float], p_g: Sequence[float], loss: str) -> float:
+    """:func:`generator_penalty` for two probability vectors (a sum instead of an integral)."""
+    p, q = _probabilities(p_data, "p_data"), _probabilities(p_g, "p_g")
+    _same_length(p, q)
+    return float(generator_penalty_terms(p, q, loss).sum())
 
 
 # -- numeric: divergences between 1D densities -------------------------------------------------------------------

@@ -140,3 +140,20 @@ def test_trained_discriminator_measures_the_jsd(tmp_path, monkeypatch):
     assert row["value"] <= row["max_value"] + 1e-6  # no discriminator beats D*
     assert abs(row["jsd_estimate"] - row["jsd"]) < 0.02
     assert row["jsd"] == pytest.approx(theory.js_divergence(data.gaussian_1d(0, 1), data.gaussian_1d(2, 1), X))
+
+
+def test_js_distance_is_a_metric_and_the_jsd_is_not():
+    from scipy.spatial.distance import jensenshannon
+
+    tri = divergences.triangle_inequality(seed=1, triples=300)
+    assert tri["jsd_violations"] > 0 and tri["jsd_worst_gap"] < 0
+    assert tri["js_distance_violations"] == 0 and tri["js_distance_worst_gap"] >= -1e-12
+    p, q, r = (np.array(v) for v in divergences.COUNTER_EXAMPLE)
+    jsd = theory.js_divergence_discrete
+    assert tri["jsd_counter_example_gap"] == pytest.approx(jsd(p, q) + jsd(q, r) - jsd(p, r))
+    # scipy's jensenshannon is the distance: the square root of the divergence (natural log)
+    assert jensenshannon(p, q) == pytest.approx(math.sqrt(jsd(p, q)))
+    with pytest.raises(ValueError, match="triples"):
+        divergences.triangle_inequality(triples=0)
+    with pytest.raises(ValueError, match="outcomes"):
+        divergences.triangle_inequality(outcomes=1)

@@ -153,3 +153,68 @@ def test_trained_discriminator_approaches_d_star(tmp_path, monkeypatch):
     again, _ = fixed_game.train_discriminator(p, q, "test-gaussians", b, snapshots=2,
                                               grid=optimal_d.GRID)  # from the run cache: bit-identical
     assert all(torch.equal(u, v) for u, v in zip(D.state_dict().values(), again.state_dict().values()))
+
+
+# -- what each generator loss becomes against D* ---------------------------------------------------------------
+
+def test_generator_losses_at_optimum_are_exact():
+    checks = theory.verify_generator_losses_at_optimum()
+    a, b = sp.symbols("a b", positive=True)
+    assert checks["saturating_difference"] == 0
+    assert checks["non_saturating_difference"] == 0
+    assert checks["saturating_at_equal_densities"] == -sp.log(2)
+    assert checks["non_saturating_at_equal_densities"] == sp.log(2)
+    # with D = 1/2 the value does not depend on how the mass splits between a and b: no move of G helps
+    assert sp.simplify(checks["value_with_d_one_half"] + (a + b) * sp.log(2)) == 0
+
+
+def test_generator_penalty_matches_the_kl_forms():
+    p_data, p_g = data.mixture_1d([-2.0, 2.0], 0.5), data.gaussian_1d(0.5, 1.0)
+    x = theory.grid(-12.0, 12.0, 8001)
+    m = lambda t: 0.5 * (p_data.pdf(t).numpy() + p_g.pdf(t).numpy())
+    kl_gm = theory.kl_divergence(p_g, m, x)
+    assert theory.generator_penalty(p_data, p_g, x, "saturating") == pytest.approx(kl_gm, abs=1e-8)
+    assert theory.generator_penalty(p_data, p_g, x, "non-saturating") == pytest.approx(
+        theory.kl_divergence(p_g, p_data, x) - kl_gm, abs=1e-8)
+    for loss in ("saturating", "non-saturating"):
+        assert theory.generator_penalty(p_data, p_data, x, loss) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_generator_penalty_discrete_by_hand_and_the_cap():
+    pen = theory.generator_penalty_discrete
+    assert pen([0.5, 0.5], [1.0, 0.0], "saturating") == pytest.approx(math.log(4 / 3))
+    assert pen([0.5, 0.5], [1.0, 0.0], "non-saturating") == pytest.approx(math.log(3 / 2))
+    assert pen([1.0, 0.0], [0.5, 0.5], "non-saturating") == math.inf  # mass where there are no data
+    # the saturating loss charges at most log 2 per unit of generated mass, however unrealistic the sample
+    rng = np.random.default_rng(0)
+    a, b = rng.dirichlet(np.full(6, 0.2), size=2)
+    terms = theory.generator_penalty_terms(a, b, "saturating")
+    assert np.all(terms <= b * math.log(2) + 1e-12)
+    assert pen(a, b, "saturating") >= 0 and pen(a, b, "non-saturating") >= 0
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: theory.generator_penalty_discrete([0.5, 0.5], [1.0, 0.0], "minimax"), "loss must be one of"),
+    (lambda: theory.generator_penalty_discrete([0.5, 0.5], [1.0, 0.0, 0.0], "saturating"), "same number"),
+    (lambda: theory.generator_penalty_discrete([0.5, 0.6], [1.0, 0.0], "saturating"), "sum to 1"),
+    (lambda: theory.generator_penalty_terms(np.ones(3), np.ones(2), "saturating"), "same shape"),
+    (lambda: theory.generator_penalty_terms(np.array([1.0, np.nan]), np.ones(2), "saturating"), "finite"),
+    (lambda: optimal_d.wrong_generator("unrealistic", 0.7), "eps must be a mass"),
+    (lambda: optimal_d.wrong_generator("lost", 0.2), "kind must be"),
+])
+def test_generator_penalty_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_non_saturating_loss_charges_unrealistic_samples_more():
+    """The chapter's claim, at every mass of the sweep: the non-saturating loss charges samples between the modes
+    several times what it charges a missed mode; the saturating loss does not keep one order."""
+    pen = optimal_d.generator_penalties()
+    ns, sat = ({kind: pen[kind][loss] for kind in pen} for loss in ("non-saturating", "saturating"))
+    assert all(u > 2 * m for u, m in zip(ns["unrealistic"], ns["mode-missing"]))
+    assert sat["unrealistic"][0] > sat["mode-missing"][0] and sat["unrealistic"][-1] < sat["mode-missing"][-1]
+    assert all(np.diff(pen["unrealistic"]["non-saturating"]) > 0)  # more wrong mass costs more
+    terms = optimal_d.penalty_terms("mode-missing", 0.5)
+    far_right = terms["x"] > 1.5
+    assert np.all(np.abs(terms["non-saturating"][far_right]) < 1e-3)  # the missed mode itself costs nothing

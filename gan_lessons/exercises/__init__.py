@@ -15,7 +15,8 @@ from .fid import check_frechet_distance, check_mmd2_unbiased
 from .dcgan import check_feature_matching_loss, check_interpolate
 from .hinge import check_hinge_discriminator_loss, check_power_iteration
 from .collapse import check_minibatch_stddev, check_reverse_kl_to_uniform
-from .theory import check_js_divergence, check_kl_gaussians, check_optimal_discriminator
+from .theory import (check_generator_penalty, check_js_distance_gap, check_js_divergence, check_kl_gaussians,
+                     check_optimal_discriminator)
 from .wgan import check_critic_loss, check_gradient_penalty
 from .scaling import check_global_variance
 from .encoders import check_matched_accuracy, check_reparameterise
@@ -27,6 +28,7 @@ __all__ += ["check_feature_matching_loss", "check_interpolate"]
 __all__ += ["check_hinge_discriminator_loss", "check_power_iteration"]
 __all__ += ["check_minibatch_stddev", "check_reverse_kl_to_uniform"]
 __all__ += ["check_js_divergence", "check_kl_gaussians", "check_optimal_discriminator"]
+__all__ += ["check_generator_penalty", "check_js_distance_gap"]
 __all__ += ["check_critic_loss", "check_gradient_penalty"]
 __all__ += ["check_global_variance"]
 __all__ += ["check_matched_accuracy", "check_reparameterise"]

@@ -10,7 +10,8 @@ import torch
 from .. import theory
 from ._core import Case, CheckResult, check_function
 
-__all__ = ["check_optimal_discriminator", "check_js_divergence", "check_kl_gaussians"]
+__all__ = ["check_optimal_discriminator", "check_js_divergence", "check_kl_gaussians", "check_generator_penalty",
+           "check_js_distance_gap"]
 
 
 def check_optimal_discriminator(student_fn: Callable) -> CheckResult:
@@ -58,6 +59,59 @@ def check_kl_gaussians(student_fn: Callable) -> CheckResult:
     ]
     return check_function(student_fn, _reference_kl, cases, name="KL between Gaussians", atol=1e-8, rtol=1e-6,
                           blocked=["gan_lessons.theory.kl_gaussians"])
+
+
+def check_generator_penalty(student_fn: Callable) -> CheckResult:
+    """Check ``student_fn(p_data, p_g, loss) -> float``: the penalty of the ``"saturating"`` or
+    ``"non-saturating"`` generator loss against D* for two probability vectors (theory.generator_penalty)."""
+    rng = np.random.default_rng(11)
+    a, b = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
+    cases = [
+        Case("p_data = p_g = [0.2, 0.3, 0.5], saturating (answer 0)",
+             (np.array([0.2, 0.3, 0.5]), np.array([0.2, 0.3, 0.5]), "saturating")),
+        Case("p_data = p_g = [0.2, 0.3, 0.5], non-saturating (answer 0)",
+             (np.array([0.2, 0.3, 0.5]), np.array([0.2, 0.3, 0.5]), "non-saturating")),
+        Case("p_data = [0.5, 0.5], p_g = [1, 0], saturating (a missed outcome: remember 0 log 0 = 0)",
+             (np.array([0.5, 0.5]), np.array([1.0, 0.0]), "saturating")),
+        Case("p_data = [0.5, 0.5], p_g = [1, 0], non-saturating",
+             (np.array([0.5, 0.5]), np.array([1.0, 0.0]), "non-saturating")),
+        Case("p_data = [1, 0], p_g = [0.5, 0.5], saturating (at most log 2 per unit of p_g mass)",
+             (np.array([1.0, 0.0]), np.array([0.5, 0.5]), "saturating")),
+        Case("p_data = [1, 0], p_g = [0.5, 0.5], non-saturating (p_g has mass where p_data = 0: inf)",
+             (np.array([1.0, 0.0]), np.array([0.5, 0.5]), "non-saturating")),
+        Case("two random distributions over 5 outcomes, saturating", (a, b, "saturating")),
+        Case("two random distributions over 5 outcomes, non-saturating", (a, b, "non-saturating")),
+    ]
+    return check_function(student_fn, _reference_penalty, cases, name="generator penalty against D*", atol=1e-8,
+                          rtol=1e-6, blocked=["gan_lessons.theory.generator_penalty_discrete",
+                                              "gan_lessons.theory.generator_penalty_terms"])
+
+
+def check_js_distance_gap(student_fn: Callable) -> CheckResult:
+    """Check ``student_fn(p, q, r) -> float``: d(p, q) + d(q, r) - d(p, r) for the JS distance d = sqrt(JSD)."""
+    rng = np.random.default_rng(12)
+    cases = [
+        Case("p = [1, 0], q = [0.5, 0.5], r = [0, 1] (the JSD itself gives a negative gap here)",
+             (np.array([1.0, 0.0]), np.array([0.5, 0.5]), np.array([0.0, 1.0]))),
+        Case("p = q = r = [0.25, 0.75] (answer 0)",
+             (np.array([0.25, 0.75]), np.array([0.25, 0.75]), np.array([0.25, 0.75]))),
+        Case("p = r = [0.9, 0.1], q = [0.1, 0.9] (answer 2 d(p, q))",
+             (np.array([0.9, 0.1]), np.array([0.1, 0.9]), np.array([0.9, 0.1]))),
+        Case("three random distributions over 4 outcomes", tuple(rng.dirichlet(np.ones(4), size=3))),
+    ]
+    return check_function(student_fn, _reference_js_gap, cases, name="JS distance triangle gap", atol=1e-8,
+                          rtol=1e-6, blocked=["gan_lessons.theory.js_divergence_discrete"])
+
+
+def _reference_penalty(p_data: np.ndarray, p_g: np.ndarray, loss: str) -> float:
+    return theory.generator_penalty_discrete(p_data, p_g, loss)
+
+
+def _reference_js_gap(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> float:
+    def d(a: np.ndarray, b: np.ndarray) -> float:  # the JS distance; max() drops a rounding error below 0
+        return math.sqrt(max(theory.js_divergence_discrete(a, b), 0.0))
+
+    return d(p, q) + d(q, r) - d(p, r)
 
 
 def _reference_d_star(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
@@ -127,7 +181,50 @@ def _wrong_kl_variance(mu1, sigma1, mu2, sigma2):
     return _kl(mu1, math.sqrt(sigma1), mu2, math.sqrt(sigma2))
 
 
+def _penalty_terms(p_data, p_g):
+    m = 0.5 * (p_data + p_g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return p_g * np.log(p_g / m), p_g * np.log(m / p_data)
+
+
+def _wrong_penalty_nan(p_data, p_g, loss):
+    """no 0 log 0 = 0: nan where p_g = 0"""
+    sat, ns = _penalty_terms(p_data, p_g)
+    return float((sat if loss == "saturating" else ns).sum())
+
+
+def _wrong_penalty_swapped(p_data, p_g, loss):
+    """gives the other loss's penalty"""
+    sat, ns = _penalty_terms(p_data, p_g)
+    keep = p_g > 0
+    return float((ns if loss == "saturating" else sat)[keep].sum())
+
+
+def _wrong_penalty_raw_loss(p_data, p_g, loss):
+    """returns the loss against D* (E log(1 - D*) or E[-log D*]) without subtracting its value at p_g = p_data"""
+    sat, ns = _penalty_terms(p_data, p_g)
+    keep = p_g > 0
+    return float((sat[keep].sum() - math.log(2)) if loss == "saturating" else (ns[keep].sum() + math.log(2)))
+
+
+def _js_distance(p, q):
+    a, b = _jsd_terms(p, q)
+    return math.sqrt(max(0.5 * (a.sum() + b.sum()), 0.0))
+
+
+def _wrong_gap_jsd(p, q, r):
+    """uses the JSD itself instead of its square root"""
+    return sum(_js_distance(*pair) ** 2 for pair in ((p, q), (q, r))) - _js_distance(p, r) ** 2
+
+
+def _wrong_gap_order(p, q, r):
+    """subtracts d(p, q) instead of d(p, r)"""
+    return _js_distance(p, r) + _js_distance(q, r) - _js_distance(p, q)
+
+
 WRONG_IMPLEMENTATIONS = {
+    "check_generator_penalty": [_wrong_penalty_nan, _wrong_penalty_swapped, _wrong_penalty_raw_loss],
+    "check_js_distance_gap": [_wrong_gap_jsd, _wrong_gap_order],
     "check_optimal_discriminator": [_wrong_d_star_swapped, _wrong_d_star_ratio, _wrong_d_star_no_zero_case],
     "check_js_divergence": [_wrong_jsd_bits, _wrong_jsd_no_half, _wrong_jsd_kl],
     "check_kl_gaussians": [_wrong_kl_swapped, _wrong_kl_variance],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import data, fixed_game, runtime, theory
+from ..checks import check_int
 from ..runtime import seed_everything, sized
 
 NAME = "divergences"
@@ -122,6 +123,33 @@ def jsd_properties(seed: int = 0, pairs: int = 2_000, outcomes: int = 8) -> dict
             "max_jsd_of_equal": float(same), "jsd_disjoint": disjoint, "log2": math.log(2)}
 
 
+# A JSD counter-example to the triangle inequality: JSD(p, r) = log 2 = 0.693 > JSD(p, q) + JSD(q, r) = 0.431.
+COUNTER_EXAMPLE = ((1.0, 0.0), (0.5, 0.5), (0.0, 1.0))
+
+
+def triangle_inequality(seed: int = 0, triples: int = 2_000, outcomes: int = 3) -> dict[str, float]:
+    """Random triples (p, q, r) of discrete distributions: how often the JSD and the JS distance sqrt(JSD)
+    break the triangle inequality d(p, r) <= d(p, q) + d(q, r), and the most negative gap
+    d(p, q) + d(q, r) - d(p, r) of each; and both gaps on :data:`COUNTER_EXAMPLE`."""
+    check_int("triples", triples, minimum=1)
+    check_int("outcomes", outcomes, minimum=2)
+    rng = np.random.default_rng(seed)
+    p, q, r = (rng.dirichlet(np.full(outcomes, 0.5), size=triples) for _ in range(3))
+
+    def gaps(power: float, p, q, r) -> np.ndarray:
+        d = lambda a, b: np.array([max(theory.js_divergence_discrete(x, y), 0.0) ** power for x, y in zip(a, b)])
+        return d(p, q) + d(q, r) - d(p, r)
+
+    out: dict[str, float] = {"triples": triples}
+    example = [np.array([v]) for v in COUNTER_EXAMPLE]
+    for name, power in (("jsd", 1.0), ("js_distance", 0.5)):
+        g = gaps(power, p, q, r)
+        out[f"{name}_violations"] = int((g < -1e-12).sum())
+        out[f"{name}_worst_gap"] = float(g.min())
+        out[f"{name}_counter_example_gap"] = float(gaps(power, *example)[0])
+    return out
+
+
 def shifted_family(thetas: np.ndarray, width: float) -> dict[str, np.ndarray]:
     """JSD (integrated), W1 (closed form |theta|) and KL (closed form theta^2 / (2 width^2)) between
     N(0, width^2) and N(theta, width^2), for each shift theta."""
@@ -159,6 +187,7 @@ def run(profile: str = "quick", seed: int = 0) -> dict:
         "mixture_mean_std": [0.0, round(math.sqrt(4.0 + 0.25), 4)],
         "mle_fits": [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in mle["mle"]],
         "jsd_properties": {k: round(v, 8) for k, v in jsd_properties(seed).items()},
+        "triangle_inequality": {k: round(v, 8) for k, v in triangle_inequality(seed).items()},
         "narrow_jsd_slope_at_2": round(float(np.diff(narrow["jsd"])[0] / 0.01), 6),
         "narrow_w1_slope_at_2": round(float(np.diff(narrow["w1"])[0] / 0.01), 6),
     }

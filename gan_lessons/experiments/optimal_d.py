@@ -76,6 +76,46 @@ def study(pair: str, D: nn.Module, history: list[tuple[int, Tensor]]) -> dict:
     return {**out, "x": x, "d_star": theory.optimal_discriminator(p_data, p_g, x), "D": D, "error_by_step": errors}
 
 
+# -- what each generator loss charges against D* -------------------------------------------------------------
+# The two modes of the "mixture" pair; a generator that moves a mass eps of its samples away from them.
+PENALTY_DATA = PAIRS["mixture"][0]
+PENALTY_GRID = theory.grid(-6.0, 6.0, 4001)
+WRONG_MASS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # eps; at 0.5 the mode-missing generator has no right mode left
+LOSSES = ("saturating", "non-saturating")
+
+
+def wrong_generator(kind: str, eps: float) -> data.GaussianMixture:
+    """p_g that puts a mass eps of its samples in the wrong place:
+
+    ``"mode-missing"``: from the right mode onto the left one (eps = 0.5: the right mode is missed entirely);
+    ``"unrealistic"``: from both modes to x = 0, between them, where the data have almost no mass.
+    """
+    if not (isinstance(eps, (int, float)) and 0 < eps <= 0.5):
+        raise ValueError(f"eps must be a mass in (0, 0.5], got {eps!r}")
+    if kind == "mode-missing":
+        return data.mixture_1d([-2.0, 2.0], 0.5, [0.5 + eps, 0.5 - eps]) if eps < 0.5 else data.gaussian_1d(-2.0, 0.5)
+    if kind == "unrealistic":
+        return data.mixture_1d([-2.0, 0.0, 2.0], 0.5, [(1 - eps) / 2, eps, (1 - eps) / 2])
+    raise ValueError(f"kind must be 'mode-missing' or 'unrealistic', got {kind!r}")
+
+
+def generator_penalties(masses: tuple[float, ...] = WRONG_MASS) -> dict[str, dict[str, list[float]]]:
+    """The penalty (theory.generator_penalty, nats) of each loss for each wrong generator at each mass eps:
+    ``{kind: {loss: [penalty at each eps]}}``."""
+    return {kind: {loss: [theory.generator_penalty(PENALTY_DATA, wrong_generator(kind, eps), PENALTY_GRID, loss)
+                          for eps in masses] for loss in LOSSES}
+            for kind in ("mode-missing", "unrealistic")}
+
+
+def penalty_terms(kind: str, eps: float) -> dict[str, np.ndarray]:
+    """What a generated sample at x costs: the integrand of each loss's penalty on PENALTY_GRID, with both
+    densities (``x``, ``p_data``, ``p_g``, and one array per loss)."""
+    x = PENALTY_GRID
+    p_data, p_g = _pdf(PENALTY_DATA, x), _pdf(wrong_generator(kind, eps), x)
+    return {"x": x, "p_data": p_data, "p_g": p_g,
+            **{loss: theory.generator_penalty_terms(p_data, p_g, loss) for loss in LOSSES}}
+
+
 def run(profile: str = "quick", seed: int = 0) -> dict:
     b = budget(profile)
     out: dict = {}
@@ -88,6 +128,9 @@ def run(profile: str = "quick", seed: int = 0) -> dict:
                                    ["max_abs_error"], 5) for depth, hidden in SHAPES}
     out["max_abs_error"] = max(out[f"{pair}_max_abs_error"] for pair in PAIRS)
     out["d_updates"] = b.explore_steps + b.refine_steps
+    out["generator_penalty"] = {"eps": list(WRONG_MASS), **{
+        kind: {loss: [round(v, 5) for v in values] for loss, values in by_loss.items()}
+        for kind, by_loss in generator_penalties().items()}}
     return out
 
 
