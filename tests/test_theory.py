@@ -218,3 +218,15 @@ def test_non_saturating_loss_charges_unrealistic_samples_more():
     terms = optimal_d.penalty_terms("mode-missing", 0.5)
     far_right = terms["x"] > 1.5
     assert np.all(np.abs(terms["non-saturating"][far_right]) < 1e-3)  # the missed mode itself costs nothing
+
+
+def test_a_linear_discriminator_only_teaches_the_mean(tmp_path, monkeypatch):
+    """Direct vs indirect matching, with a shortened budget: against logistic regression the generator's mean
+    reaches the data's and D cannot tell them apart, yet most samples sit between the modes."""
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    b = optimal_d.budget(match_steps=800)
+    linear = optimal_d.matching_summary(optimal_d.train_matching(0, b))
+    assert abs(linear["mean"] - linear["data_mean"]) < 0.4
+    assert linear["max_d_gap"] < 0.1
+    assert linear["middle"] > 0.5 > 0.1 > linear["data_middle"]
+    assert linear["samples"].shape == (20_000,) and linear["d"].shape == linear["x"].shape

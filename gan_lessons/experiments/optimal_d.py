@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import data, fixed_game, runtime, theory
+from .. import data, fixed_game, models, runtime, theory, train
 from ..runtime import sized
 
 NAME = "optimal-discriminator"
@@ -33,6 +33,7 @@ class Budget(runtime.Budget):
     batch_size: int = sized(512, 2_048)
     refine_batch_size: int = sized(4_096, 16_384)
     snapshots: int = sized(10, 10)
+    match_steps: int = sized(1_500, 5_000, steps=True)  # generator updates of each direct-vs-indirect run
 
 
 def budget(profile: str | None = None, **overrides) -> Budget:
@@ -116,6 +117,37 @@ def penalty_terms(kind: str, eps: float) -> dict[str, np.ndarray]:
             **{loss: theory.generator_penalty_terms(p_data, p_g, loss) for loss in LOSSES}}
 
 
+# -- direct vs indirect matching: G learns what D can see --------------------------------------------------
+MATCH_DATA = data.mixture_1d([1.0, 5.0], 0.5)  # mean 3, std sqrt(4.25): away from where G starts (near 0)
+MATCH_WINDOW = (-1.0, 7.0)  # where D is read: the data and everything between them
+
+
+def train_matching(depth: int, budget: Budget, seed: int = 0) -> train.GANTrainer:
+    """A whole GAN on MATCH_DATA (an MLP generator of 1D noise) against a discriminator of ``depth`` hidden
+    layers of 32 units; depth 0 is logistic regression, whose logit w x + b only sees the mean."""
+    runtime.seed_everything(seed)
+    G = models.MLPGenerator(latent_dim=1, data_dim=1, hidden=32, depth=2)
+    D = models.MLPDiscriminator(data_dim=1, hidden=32, depth=depth)
+    cfg = train.TrainConfig(steps=budget.match_steps, batch_size=256, loss="ns", lr_d=2e-3, lr_g=1e-3,
+                            ema_decay=0.99, seed=seed, log_every=10)
+    return train.train_gan(G, D, MATCH_DATA.sample, cfg, latent_dim=1, cache=f"optimal-d-matching-{depth}")
+
+
+def matching_summary(trainer: train.GANTrainer, n: int = 20_000, seed: int = 0) -> dict:
+    """What a matching run learned: mean and std of its samples, W1 to the data (from samples), the share of
+    samples between the modes (``middle``: 2 < x < 4), how far D is from 1/2 anywhere in MATCH_WINDOW
+    (``max_d_gap``), D on that window, the samples themselves, and the data's mean, std and middle share."""
+    rng = torch.Generator().manual_seed(seed)
+    fake = trainer.sample(n, rng=rng).squeeze(1).double().numpy()
+    real = MATCH_DATA.sample(n, rng).squeeze(1).double().numpy()
+    x = np.linspace(*MATCH_WINDOW, 161)
+    d = _sigmoid(fixed_game.discriminator_logits(trainer.D, x))
+    middle = lambda v: float((np.abs(v - 3.0) < 1.0).mean())  # between the modes: 2 < x < 4
+    return {"mean": float(fake.mean()), "std": float(fake.std()), "w1": theory.wasserstein1_samples(fake, real),
+            "middle": middle(fake), "max_d_gap": float(np.abs(d - 0.5).max()), "data_mean": float(real.mean()),
+            "data_std": float(real.std()), "data_middle": middle(real), "x": x, "d": d, "samples": fake}
+
+
 def run(profile: str = "quick", seed: int = 0) -> dict:
     b = budget(profile)
     out: dict = {}
@@ -128,6 +160,9 @@ def run(profile: str = "quick", seed: int = 0) -> dict:
                                    ["max_abs_error"], 5) for depth, hidden in SHAPES}
     out["max_abs_error"] = max(out[f"{pair}_max_abs_error"] for pair in PAIRS)
     out["d_updates"] = b.explore_steps + b.refine_steps
+    for depth in (0, 2):
+        summary = matching_summary(train_matching(depth, b, seed), seed=seed)
+        out[f"matching_depth{depth}"] = {k: round(summary[k], 5) for k in ("mean", "std", "w1", "middle", "max_d_gap")}
     out["generator_penalty"] = {"eps": list(WRONG_MASS), **{
         kind: {loss: [round(v, 5) for v in values] for loss, values in by_loss.items()}
         for kind, by_loss in generator_penalties().items()}}
