@@ -12,7 +12,8 @@ Book: chapters "The optimal discriminator" and "Divergences: KL and JSD".
 * Numeric, 1D densities on a grid (scipy's Simpson rule): :func:`kl_divergence`, :func:`js_divergence`,
   :func:`wasserstein1`; from samples: :func:`js_divergence_samples`, :func:`wasserstein1_samples`,
   :func:`js_divergence_histogram_2d` (2-D samples);
-  discrete distributions: :func:`kl_divergence_discrete`, :func:`js_divergence_discrete`.
+  discrete distributions: :func:`kl_divergence_discrete`, :func:`js_divergence_discrete`,
+  :func:`js_distance_discrete` (its square root, a metric).
 * Closed forms used to test them: :func:`kl_gaussians`, :func:`wasserstein1_gaussians`.
 
 Every divergence is in nats (natural logarithms), so 0 <= JSD <= log 2.
@@ -44,6 +45,7 @@ __all__ = [
     "wasserstein1",
     "kl_divergence_discrete",
     "js_divergence_discrete",
+    "js_distance_discrete",
     "js_divergence_samples",
     "js_divergence_histogram_2d",
     "wasserstein1_samples",
@@ -335,6 +337,14 @@ def js_divergence_discrete(p: Sequence[float], q: Sequence[float]) -> float:
     p, q = _probabilities(p, "p"), _probabilities(q, "q")
     _same_length(p, q)
     return float(_js_terms(p, q).sum())
+
+
+def js_distance_discrete(p: Sequence[float], q: Sequence[float]) -> float:
+    """The Jensen-Shannon distance sqrt(JSD(p || q)), a metric (it obeys the triangle inequality; the JSD does not).
+
+    A rounding error can make JSD(p, p) a tiny negative number; it counts as 0.
+    """
+    return math.sqrt(max(js_divergence_discrete(p, q), 0.0))
 
 
 def js_divergence_samples(x: Sequence[float], y: Sequence[float], bins: int = 50) -> float:

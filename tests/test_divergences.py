@@ -153,6 +153,8 @@ def test_js_distance_is_a_metric_and_the_jsd_is_not():
     assert tri["jsd_counter_example_gap"] == pytest.approx(jsd(p, q) + jsd(q, r) - jsd(p, r))
     # scipy's jensenshannon is the distance: the square root of the divergence (natural log)
     assert jensenshannon(p, q) == pytest.approx(math.sqrt(jsd(p, q)))
+    assert theory.js_distance_discrete(p, q) == pytest.approx(jensenshannon(p, q))
+    assert theory.js_distance_discrete(q, q) == 0.0
     with pytest.raises(ValueError, match="triples"):
         divergences.triangle_inequality(triples=0)
     with pytest.raises(ValueError, match="outcomes"):

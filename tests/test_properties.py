@@ -518,6 +518,7 @@ def specs():
         "gan_lessons.theory:wasserstein1": args(MIXTURE, MIXTURE, A(None)),
         "gan_lessons.theory:kl_divergence_discrete": args(maybe(LIST(F)), maybe(LIST(F))),
         "gan_lessons.theory:js_divergence_discrete": args(maybe(LIST(F)), maybe(LIST(F))),
+        "gan_lessons.theory:js_distance_discrete": args(maybe(LIST(F)), maybe(LIST(F))),
         "gan_lessons.theory:js_divergence_samples": args(maybe(LIST(F)), maybe(LIST(F)), maybe(I())),
         "gan_lessons.theory:wasserstein1_samples": args(maybe(LIST(F)), maybe(LIST(F))),
         "gan_lessons.theory:kl_gaussians": args(maybe(F), maybe(F), maybe(F), maybe(F)),
