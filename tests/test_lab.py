@@ -335,3 +335,24 @@ def test_the_blitted_figure_renders_and_keeps_its_background(widget):
     assert widget.view._background is background
     widget.target.value = "grid"  # a new range: a new background
     assert widget.view._background is not None and widget.view._background is not background
+
+
+def test_the_speed_benchmark_runs_with_a_front_end_and_beside_a_busy_process(capsys):
+    """benchmarks/lab_speed.py at a tiny size: every reported number is positive and the spinning process ends."""
+    import json
+    import multiprocessing as mp
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import lab_speed
+
+    assert lab_speed.main(["--steps", "3", "--rounds", "1", "--busy", "1"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["front_end_attached"] is True and out["busy_processes"] == 1
+    for key in ("fps_with_views", "fps_beside_busy_process", "fps_per_cpu_second", "train_only_steps_per_second"):
+        assert out[key] > 0, key
+    assert out["target"] == {"fps_with_views": 20, "fps_beside_busy_process": 20}
+    assert not mp.active_children()  # the busy process was stopped
+    with pytest.raises(SystemExit):
+        lab_speed.main(["--busy", "-1"])
