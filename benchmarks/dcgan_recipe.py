@@ -1,78 +1,124 @@
-"""Experiment: the DCGAN chapter's generator learning rate against the paper's, over seeds, at the quick budget.
+"""Experiment: the DCGAN chapter's recipe over seeds at the quick budget: G's learning rate, or the precision.
 
-    python benchmarks/dcgan_recipe.py [--seeds 2] [--steps 1500]
+    python benchmarks/dcgan_recipe.py [--seeds 2] [--steps 1500]                 # lr_G: the chapter's vs the paper's
+    python benchmarks/dcgan_recipe.py --compare precision --fresh [--seeds 2]     # fp32 vs bf16 + channels_last
 
 The chapter (``gan_lessons.experiments.dcgan``, quick profile) keeps Radford et al.'s Adam(2e-4, beta1 = 0.5) for the
-discriminator but gives the generator a larger rate. This script trains the chapter's DCGAN both ways, for every seed,
-through the chapter's own ``train_run`` (same data, models, EMA and budget; only ``lr_g`` differs), judges 1,000
-digits of each run with the book's classifier, and writes ``benchmarks/dcgan_recipe.md`` plus one JSON line with
-the mean recognised fraction and class entropy of each setting. It is an experiment summary, not a ratio benchmark,
-so ``run_all.py`` skips it (several minutes on 2 cores).
+discriminator but gives the generator a larger rate, and trains in the precision ``runtime.image_precision`` picks
+for the machine (bf16 autocast + channels_last where the CPU has native bf16, fp32 elsewhere). This script trains
+the chapter's DCGAN both ways of one comparison, for every seed, through the chapter's own ``train_run`` (same data,
+models, EMA and budget; only the compared setting differs; the runs alternate between settings), judges 1,000 digits
+of each run with the book's classifier, and writes ``benchmarks/dcgan_recipe.md`` (``dcgan_precision.md``) plus one
+JSON line with each setting's mean recognised fraction, class entropy and training seconds, and the seed-to-seed
+spread within a setting (is the difference between settings inside seed noise?). ``--fresh`` trains every run
+(a temporary run cache) so the seconds are training times. It is an experiment summary, not a ratio benchmark, so
+``run_all.py`` skips it (several minutes on 2 cores).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from gan_lessons import runtime  # noqa: E402
 from gan_lessons.experiments import dcgan  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_all import describe_machine  # noqa: E402 - a sibling script
+
 PAPER_LR_G = 2e-4
+# compared setting -> its two arms: name -> (environment, train_run options)
+COMPARISONS = {
+    "lr": ("the generator's learning rate",
+           {"chapter": ({}, {}), "paper": ({}, {"lr_g": PAPER_LR_G})}),
+    "precision": ("fp32 against bf16 autocast with channels_last",
+                  {"fp32": ({"GAN_LESSONS_PRECISION": "fp32"}, {}), "bf16": ({"GAN_LESSONS_PRECISION": "bf16"}, {})}),
+}
+MEASURES = ("recognised_fraction", "class_entropy", "seconds")
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--compare", choices=list(COMPARISONS), default="lr", help="what differs (default lr)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per setting (default 2)")
     parser.add_argument("--steps", type=int, default=None, help="generator steps (default: the quick budget)")
-    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("dcgan_recipe.md"))
+    parser.add_argument("--fresh", action="store_true", help="train every run (a temporary run cache)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="the table (default benchmarks/dcgan_recipe.md, or dcgan_precision.md)")
     args = parser.parse_args(argv)
     if args.seeds < 1 or (args.steps is not None and args.steps < 10):
         parser.error("--seeds must be >= 1 and --steps >= 10")
+    output = args.output or Path(__file__).with_name("dcgan_recipe.md" if args.compare == "lr"
+                                                     else "dcgan_precision.md")
     b = dcgan.budget("quick", args.steps)
     digits = dcgan.load_digits()
-    settings = {"chapter": b["lr_g"], "paper": PAPER_LR_G}
-    rows = []
-    for name, lr_g in settings.items():
-        for seed in range(args.seeds):
-            start = time.perf_counter()
-            run = dcgan.train_run("dcgan", digits, "quick", seed, steps=b["steps"], progress=False, lr_g=lr_g)
-            scores = dcgan.judge(dcgan.generate(run, b["n_eval"]))
-            rows.append({"setting": name, "lr_g": lr_g, "lr_d": run.config.lr_d, "seed": seed,
-                         "seconds": round(time.perf_counter() - start, 1), **scores})
-    summary = {name: {"lr_g": lr_g,
-                      "recognised_fraction_mean": round(statistics.mean(r["recognised_fraction"] for r in rows
-                                                                        if r["setting"] == name), 4),
-                      "class_entropy_mean": round(statistics.mean(r["class_entropy"] for r in rows
-                                                                  if r["setting"] == name), 4)}
-               for name, lr_g in settings.items()}
-    args.output.write_text(_markdown(rows, b), encoding="utf-8")
-    result = {"steps": b["steps"], "seeds": args.seeds, "summary": summary, "runs": rows}
+    title, settings = COMPARISONS[args.compare]
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = {"GAN_LESSONS_CACHE": tmp} if args.fresh else {}
+        rows = [_run(name, {**env, **fresh}, options, seed, b, digits)
+                for seed in range(args.seeds) for name, (env, options) in settings.items()]
+    summary = {name: {**({"lr_g": rows[i]["lr_g"]} if args.compare == "lr" else {}),
+                      **{f"{m}_mean": round(statistics.mean(r[m] for r in rows if r["setting"] == name), 4)
+                         for m in MEASURES},
+                      **{f"{m}_seed_spread": round(_spread(r[m] for r in rows if r["setting"] == name), 4)
+                         for m in MEASURES[:2]}}
+               for i, name in enumerate(settings)}
+    machine = describe_machine()
+    output.write_text(_markdown(rows, b, title, args, machine), encoding="utf-8")
+    result = {"compare": args.compare, "steps": b["steps"], "seeds": args.seeds, "summary": summary, "runs": rows,
+              "machine": machine, "native_bf16": runtime.native_bf16()}
     print(json.dumps(result, sort_keys=True))
     return result
 
 
-def _markdown(rows: list[dict], b: dict) -> str:
+def _run(name: str, env: dict, options: dict, seed: int, b, digits) -> dict:
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        start = time.perf_counter()
+        run = dcgan.train_run("dcgan", digits, "quick", seed, steps=b["steps"], progress=False, **options)
+        seconds = time.perf_counter() - start
+        scores = dcgan.judge(dcgan.generate(run, b["n_eval"]))
+    finally:
+        for k, v in before.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return {"setting": name, "lr_g": run.config.lr_g, "lr_d": run.config.lr_d, "precision": run.config.precision,
+            "seed": seed, "seconds": round(seconds, 1), **scores}
+
+
+def _spread(values) -> float:
+    values = list(values)
+    return max(values) - min(values)
+
+
+def _markdown(rows: list[dict], b, title: str, args, machine: dict) -> str:
     lines = [
-        "# DCGAN recipe: the generator's learning rate",
+        f"# DCGAN recipe: {title}",
         "",
-        f"Written by `python benchmarks/dcgan_recipe.py` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. "
-        "Do not edit by hand: run the script again.",
+        f"Written by `python benchmarks/dcgan_recipe.py --compare {args.compare}{' --fresh' if args.fresh else ''}` "
+        f"on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Do not edit by hand: run the script again.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, torch {machine.get('torch')}, native bf16: "
+        f"{'yes' if runtime.native_bf16() else 'no'}, load average before the runs {machine['load_average']}.",
         "",
         f"Quick budget: {b['steps']} generator steps, batch {b['batch_size']}, width {b['width']}, EMA "
-        f"{b['ema_decay']}; {b['n_eval']} digits judged per run by the book's classifier. Seconds: training, or "
-        "loading the finished run from the run cache (about 1 s) when the chapter already trained it.",
+        f"{b['ema_decay']}; {b['n_eval']} digits judged per run by the book's classifier. Seconds: training"
+        + (" (every run trained: a fresh run cache)." if args.fresh else
+           ", or loading the finished run from the run cache (about 1 s) when the chapter already trained it."),
         "",
-        "| setting | lr_G | lr_D | seed | recognised fraction | class entropy (nats) | seconds |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | lr_G | lr_D | precision | seed | recognised fraction | class entropy (nats) | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['setting']} | {r['lr_g']:g} | {r['lr_d']:g} | {r['seed']} | {r['recognised_fraction']:.3f} | "
-              f"{r['class_entropy']:.3f} | {r['seconds']:.0f} |" for r in rows]
+    lines += [f"| {r['setting']} | {r['lr_g']:g} | {r['lr_d']:g} | {r['precision']} | {r['seed']} | "
+              f"{r['recognised_fraction']:.3f} | {r['class_entropy']:.3f} | {r['seconds']:.0f} |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

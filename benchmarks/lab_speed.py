@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import platform
 import sys
@@ -40,6 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from gan_lessons.lab import LAB_LOSSES, Lab, LabWidget  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import beside_busy  # noqa: E402
+
 
 def timed(fn, steps: int, rounds: int) -> tuple[float, float]:
     """(best wall seconds, CPU seconds of that chunk) for ``steps`` calls of fn, over ``rounds`` chunks."""
@@ -51,32 +53,6 @@ def timed(fn, steps: int, rounds: int) -> tuple[float, float]:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         best = min(best, (wall, cpu))
     return best
-
-
-def _spin(stop) -> None:
-    """A CPU-bound process: the other program a student's machine is running."""
-    x = 0
-    while not stop.is_set():
-        for _ in range(100_000):
-            x += 1
-
-
-def beside_busy(fn, processes: int):
-    """fn() while ``processes`` CPU-bound processes spin beside it; its result."""
-    ctx = mp.get_context("spawn")
-    stop = ctx.Event()
-    workers = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(processes)]
-    for w in workers:
-        w.start()
-    try:
-        time.sleep(0.5)  # let them reach full speed
-        return fn()
-    finally:
-        stop.set()
-        for w in workers:
-            w.join(timeout=5)
-            if w.is_alive():
-                w.terminate()
 
 
 def main(argv: list[str] | None = None) -> int:

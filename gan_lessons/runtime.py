@@ -35,6 +35,8 @@ __all__ = [
     "one_thread",
     "is_small",
     "SMALL_MODEL_PARAMETERS",
+    "native_bf16",
+    "image_precision",
 ]
 
 PROFILES = ("quick", "full", "auto")
@@ -165,8 +167,11 @@ def banner(budget: Mapping[str, Any] | None = None, profile: str | None = None,
     """Print (and return) the line every chapter starts with: profile, device, torch version, budget."""
     prof = get_profile(profile)
     dev = get_device(None if device is None else str(device))
+    image = image_precision(dev)
     parts = [f"profile={prof}", f"device={dev}", f"torch={torch.__version__}",
-             f"python={platform.python_version()}", f"threads={torch.get_num_threads()}"]
+             f"python={platform.python_version()}", f"threads={torch.get_num_threads()}",
+             f"image models={image['precision']}{' + channels_last' if image['channels_last'] else ''} "
+             f"({image['why']})"]
     if step_scale() != 1:
         parts.append(f"step scale={step_scale():g} (GAN_LESSONS_STEP_SCALE)")
     if budget:
@@ -223,6 +228,43 @@ def is_small(*modules: torch.nn.Module, device: torch.device | str = "cpu") -> b
     if kind != "cpu":
         return False
     return sum(p.numel() for m in modules for p in m.parameters()) < SMALL_MODEL_PARAMETERS
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+NATIVE_BF16_FEATURES = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")  # keys of torch.cpu.get_capabilities()
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX on x86, BF16 on Arm), the only CPUs
+    where bf16 is faster than fp32 (``torch.cpu.get_capabilities()``; False where torch cannot say)."""
+    try:
+        caps = torch.cpu.get_capabilities()
+    except (AttributeError, RuntimeError):
+        return False
+    return any(bool(caps.get(name)) for name in NATIVE_BF16_FEATURES)
+
+
+def image_precision(device: torch.device) -> dict[str, Any]:
+    """How the book's convolutional image GANs train on ``device``: ``{"precision", "channels_last", "why"}``.
+
+    Chosen by measurement (``benchmarks/dcgan_step.py``, side by side): a GPU, or a CPU with native bf16, trains
+    in bf16 autocast with channels_last weights (faster than fp32 there); other CPUs keep plain fp32 and NCHW,
+    where bf16 is emulated and slower. ``GAN_LESSONS_PRECISION=fp32`` (or ``bf16``) fixes
+    the choice on every machine, e.g. for numbers that match between a class's laptops.
+    """
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device (runtime.get_device()), got {type(device).__name__}")
+    asked = (os.environ.get("GAN_LESSONS_PRECISION") or "auto").strip().lower()
+    if asked not in PRECISIONS:
+        raise ValueError(f"GAN_LESSONS_PRECISION={asked!r}: use one of {', '.join(PRECISIONS)} (default auto)")
+    fast = device.type == "cuda" or (device.type == "cpu" and native_bf16())
+    if asked != "auto":
+        why = "GAN_LESSONS_PRECISION"
+    else:
+        why = {"cuda": "GPU", "cpu": "CPU with native bf16" if fast else "CPU without native bf16"}.get(
+            device.type, f"{device.type}: fp32")
+        asked = "bf16" if fast else "fp32"
+    return {"precision": asked, "channels_last": asked == "bf16", "why": why}
 
 
 def _profile_value(f, profile: str) -> Any:

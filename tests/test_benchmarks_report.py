@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,6 +98,45 @@ def test_chapter_times_measures_each_toc_notebook(tmp_path):
     assert "Measured" in table and "cores" in table and "UTC" in table
 
 
+def test_book_time_compares_an_old_commit_with_head_and_busy_with_idle(tmp_path):
+    """A two-commit book: the old chapter sleeps 1.5 s, HEAD's 0.2 s; each kernel imports its own commit's code."""
+    import json
+
+    import nbformat
+
+    book = tmp_path / "repo"
+    (book / "book").mkdir(parents=True)
+    (book / "book" / "intro.md").write_text("# Intro\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01_a\n")
+    git = lambda *a: subprocess.run(["git", "-C", str(book), *a], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    for pause in ("1.5", "0.2"):
+        (book / "pace.py").write_text(f"PAUSE = {pause}\n")
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# Chapter A"),
+                    nbformat.v4.new_code_cell("import time, pace\ntime.sleep(pace.PAUSE)")]
+        nbformat.write(nb, book / "book" / "01_a.ipynb")
+        git("add", "-A")
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", pause)
+    out = tmp_path / "times.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "book_time.py"), "--book-root", str(book),
+                           "--old", "HEAD~1", "--busy", "--output", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    row = result["chapters"][0]
+    assert row["old"] >= 1.5 > row["head"] >= 0.2 and row["busy"] >= 0.2
+    assert result["ratio"] == round(result["head_seconds"] / result["old_seconds"], 3) < 1
+    assert result["target"] == {"ratio": 0.5, "busy_ratio": 2.0}
+    table = out.read_text()
+    assert "| Chapter A |" in table and "HEAD / old" in table and "busy / idle" in table and "Machine:" in table
+    assert subprocess.run(["git", "-C", str(book), "worktree", "list"], capture_output=True,
+                          text=True).stdout.count("\n") == 1  # the old commit's worktree is gone
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "book_time.py"), "--book-root", str(book)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--old COMMIT" in bad.stderr
+
+
 def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkeypatch):
     """The experiment behind the DCGAN chapter's generator learning rate, at a tiny budget."""
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path / "cache"))
@@ -113,6 +153,14 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     assert table.count("| chapter |") == 1 and table.count("| paper |") == 1
     with pytest.raises(SystemExit):
         recipe.main(["--seeds", "0"])
+    precision = recipe.main(["--compare", "precision", "--fresh", "--seeds", "2", "--steps", "10",
+                             "--output", str(tmp_path / "precision.md")])
+    assert [(r["setting"], r["precision"], r["seed"]) for r in precision["runs"]] == [
+        ("fp32", "fp32", 0), ("bf16", "bf16", 0), ("fp32", "fp32", 1), ("bf16", "bf16", 1)]  # alternating
+    fp32 = [r["recognised_fraction"] for r in precision["runs"] if r["setting"] == "fp32"]
+    assert precision["summary"]["fp32"]["recognised_fraction_seed_spread"] == round(max(fp32) - min(fp32), 4)
+    assert "GAN_LESSONS_PRECISION" not in os.environ  # each arm's setting is undone after its run
+    assert "native bf16" in (tmp_path / "precision.md").read_text()
 
 
 def test_fastest_alternating_runs_in_turn_and_keeps_each_minimum():

@@ -164,17 +164,19 @@ def test_every_variant_is_a_valid_config():
     assert smoothing.real_label == 0.9  # the objective's own setting: one home
 
 
-def test_mixed_precision_and_channels_last_only_on_a_gpu(tmp_path, monkeypatch):
-    assert dcgan.gpu_options(torch.device("cuda")) == {"precision": "bf16"}
-    assert dcgan.gpu_options(torch.device("cpu")) == {}
-    with pytest.raises(TypeError, match="torch.device"):
-        dcgan.gpu_options("cuda")
+@pytest.mark.parametrize("asked", ["fp32", "bf16", None])
+def test_the_runs_train_in_the_precision_the_policy_picks(monkeypatch, asked):
+    if asked:
+        monkeypatch.setenv("GAN_LESSONS_PRECISION", asked)
+    else:
+        monkeypatch.delenv("GAN_LESSONS_PRECISION", raising=False)
     monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
     digits = {"train_x": torch.rand(16, 1, 28, 28) * 2 - 1, "train_y": torch.arange(16) % 10}
     t = dcgan.train_run("dcgan", digits, "quick", steps=2, progress=False, batch_size=4)
-    on_gpu = t.device.type == "cuda"  # on the CPU: the plain fp32, NCHW path
-    assert t.config.precision == ("bf16" if on_gpu else "fp32")
-    assert t.G.up[0].weight.is_contiguous(memory_format=torch.channels_last) == on_gpu
+    policy = runtime.image_precision(t.device)
+    assert t.config.precision == policy["precision"] == (asked or policy["precision"])
+    assert t.G.up[0].weight.is_contiguous(memory_format=torch.channels_last) == policy["channels_last"]
+    assert t.G.up[0].weight.dtype == torch.float32  # autocast: the weights stay fp32
 
 
 def test_tiny_training_run_through_the_experiment(tmp_path, monkeypatch):

@@ -73,6 +73,53 @@ def test_book_seed_rejects_bad_values(monkeypatch, bad):
         runtime.book_seed()
 
 
+# --- the precision policy (issue 17) -------------------------------------------------------------------------
+
+def test_image_precision_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv("GAN_LESSONS_PRECISION", raising=False)
+    assert runtime.image_precision(torch.device("cuda")) == {"precision": "bf16", "channels_last": True, "why": "GPU"}
+    for native in (True, False):
+        monkeypatch.setattr(runtime, "native_bf16", lambda native=native: native)
+        cpu = runtime.image_precision(torch.device("cpu"))
+        assert cpu["precision"] == ("bf16" if native else "fp32") and cpu["channels_last"] == native
+        assert ("without" in cpu["why"]) != native
+    assert runtime.image_precision(torch.device("mps"))["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("asked", ["fp32", "bf16", " BF16 "])
+def test_image_precision_can_be_fixed_for_every_machine(monkeypatch, asked):
+    monkeypatch.setenv("GAN_LESSONS_PRECISION", asked)
+    for device in ("cpu", "cuda"):
+        got = runtime.image_precision(torch.device(device))
+        assert got["precision"] == asked.strip().lower() and got["why"] == "GAN_LESSONS_PRECISION"
+        assert got["channels_last"] == (got["precision"] == "bf16")
+
+
+def test_image_precision_rejects_bad_input(monkeypatch):
+    with pytest.raises(TypeError, match="torch.device"):
+        runtime.image_precision("cpu")
+    monkeypatch.setenv("GAN_LESSONS_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="GAN_LESSONS_PRECISION='fp16'.*auto, fp32, bf16"):
+        runtime.image_precision(torch.device("cpu"))
+
+
+def test_native_bf16_is_what_torch_reports(monkeypatch):
+    caps = torch.cpu.get_capabilities()
+    assert runtime.native_bf16() == bool(caps.get("avx512_bf16") or caps.get("amx_bf16") or caps.get("bf16")
+                                         or caps.get("sve_bf16"))
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx2": True, "avx512_bf16": False})
+    assert runtime.native_bf16() is False
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"amx_bf16": True})
+    assert runtime.native_bf16() is True
+
+
+def test_the_banner_records_the_image_precision(monkeypatch, capsys):
+    monkeypatch.setenv("GAN_LESSONS_PRECISION", "bf16")
+    assert "image models=bf16 + channels_last (GAN_LESSONS_PRECISION)" in runtime.banner(profile="quick", device="cpu")
+    monkeypatch.setenv("GAN_LESSONS_PRECISION", "fp32")
+    assert "image models=fp32 (GAN_LESSONS_PRECISION)" in runtime.banner(profile="quick", device="cpu")
+
+
 # --- the thread policy (issue 17) ----------------------------------------------------------------------------
 
 def test_one_thread_sets_one_and_restores_the_count():

@@ -85,10 +85,11 @@ def train_run(kind: str, digits: dict[str, Tensor], profile: str, seed: int = 0,
     b = budget(profile)
     device = get_device()
     objective, cfg_options = config_for_variant(variant)
-    cfg = config(b, seed, steps, **{**gpu_options(device), **cfg_options, **options})
+    speed = runtime.image_precision(device)  # bf16 + channels_last where the hardware has bf16 (measured)
+    cfg = config(b, seed, steps, **{"precision": speed["precision"], **cfg_options, **options})
     seed_everything(seed)
     G, D = make_models(kind, b["width"])
-    if device.type == "cuda":  # NHWC lets cuDNN use Tensor Cores for the bf16 convolutions
+    if speed["channels_last"]:  # NHWC: the layout oneDNN's and cuDNN's bf16 convolutions are fastest in
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     labels = digits["train_y"] if kind == "conditional" else None
     sampler = data.TensorSampler(digits["train_x"], labels)
@@ -97,14 +98,6 @@ def train_run(kind: str, digits: dict[str, Tensor], profile: str, seed: int = 0,
     name = f"dcgan-{kind}-{variant.replace(' ', '-')}"
     return train.train_gan(G, D, sampler, cfg, latent_dim=LATENT_DIM, objective=objective, device=device,
                            cache=name, snapshot=snap, snapshot_every=max(cfg.steps // 12, 1), progress=progress)
-
-
-def gpu_options(device: torch.device) -> dict:
-    """TrainConfig options for ``device``: bf16 mixed precision on a GPU; none on the CPU, where the book's runs
-    stay plain fp32 (reproducible numbers). Models also go channels_last on a GPU (``train_run``)."""
-    if not isinstance(device, torch.device):
-        raise TypeError(f"device must be a torch.device, got {type(device).__name__}")
-    return {"precision": "bf16"} if device.type == "cuda" else {}
 
 
 def fixed_noise(seed: int = 0, n: int = GRID) -> Tensor:
