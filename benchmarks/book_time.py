@@ -139,7 +139,8 @@ def _markdown(rows: list[dict], result: dict, args, machine: dict) -> str:
              "head/old": "HEAD / old", "busy/idle": "busy / idle"}
     lines = [f"# Chapter times: {' vs '.join(names[c] for c in cols)}", "",
              f"Written by `python benchmarks/book_time.py{' --old ' + args.old if args.old else ''}"
-             f"{' --busy' if args.busy else ''}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC "
+             f"{' --busy' if args.busy else ''}{''.join(' --only ' + o for o in args.only)}"
+             f"{f' --rounds {args.rounds}' if args.rounds != 1 else ''}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC "
              f"({args.rounds} round(s), the fastest counts; quick profile, an empty run cache per execution). "
              "Do not edit by hand: run the script again.", "",
              f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, torch "
@@ -152,7 +153,8 @@ def _markdown(rows: list[dict], result: dict, args, machine: dict) -> str:
         cells += [f"{r[a] / r[b]:.2f}" if a in r and b in r else "-" for a, b in (RATIOS[k] for k in ratios)]
         lines.append(f"| {r['title']} | " + " | ".join(cells) + f" | {r['status']} |")
     if "ratio" in result:
-        lines += ["", f"Whole book: {result['head_seconds']:.0f} s at HEAD against {result['old_seconds']:.0f} s at "
+        scope = "Whole book" if not args.only else f"The {len(rows)} chapter(s) timed"
+        lines += ["", f"{scope}: {result['head_seconds']:.0f} s at HEAD against {result['old_seconds']:.0f} s at "
                       f"{args.old}: ratio {result['ratio']:.2f} (target <= 0.5)."]
     if "busy_ratio" in result:
         lines += ["", f"Worst chapter beside a busy process: {result['busy_ratio']:.2f}x its idle time (target <= 2)."]
