@@ -476,6 +476,9 @@ def specs():
         "gan_lessons.runtime:step_scale": NONE,
         "gan_lessons.runtime:one_thread": args(st.one_of(BOOL, JUNK)),
         "gan_lessons.runtime:is_small": args(MODULE, MODULE, device=st.one_of(S("cpu", "meta", "bogus"), JUNK)),
+        "gan_lessons.runtime:native_bf16": NONE,
+        "gan_lessons.runtime:image_precision": args(st.one_of(st.sampled_from([torch.device("cpu"),
+                                                                               torch.device("cuda")]), JUNK)),
         # spectral
         "gan_lessons.spectral:power_iteration": args(T(None, None), T(None), maybe(I(-1, 5)), maybe(F)),
         "gan_lessons.spectral:power_iteration_trace": args(T(None, None), T(None), maybe(I(-1, 5))),
