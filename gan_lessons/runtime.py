@@ -163,15 +163,19 @@ def book_seed() -> int:
 
 
 def banner(budget: Mapping[str, Any] | None = None, profile: str | None = None,
-           device: str | torch.device | None = None) -> str:
-    """Print (and return) the line every chapter starts with: profile, device, torch version, budget."""
+           device: str | torch.device | None = None, precision: bool = False) -> str:
+    """Print (and return) the line every chapter starts with: profile, device, torch version, budget, and with
+    ``precision=True`` (a chapter whose image GANs follow :func:`image_precision`) the precision they train in."""
+    if not isinstance(precision, bool):
+        raise TypeError(f"precision must be True or False, got {type(precision).__name__}")
     prof = get_profile(profile)
     dev = get_device(None if device is None else str(device))
-    image = image_precision(dev)
     parts = [f"profile={prof}", f"device={dev}", f"torch={torch.__version__}",
-             f"python={platform.python_version()}", f"threads={torch.get_num_threads()}",
-             f"image models={image['precision']}{' + channels_last' if image['channels_last'] else ''} "
-             f"({image['why']})"]
+             f"python={platform.python_version()}", f"threads={torch.get_num_threads()}"]
+    if precision:
+        image = image_precision(dev)
+        parts.append(f"image GANs in {image['precision']}{' + channels_last' if image['channels_last'] else ''} "
+                     f"({image['why']})")
     if step_scale() != 1:
         parts.append(f"step scale={step_scale():g} (GAN_LESSONS_STEP_SCALE)")
     if budget:

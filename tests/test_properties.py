@@ -469,7 +469,7 @@ def specs():
         "gan_lessons.runtime:pick": args(I(), I(), maybe(S("quick", "full"))),
         "gan_lessons.runtime:seed_everything": args(maybe(SEED)),
         "gan_lessons.runtime:banner": args(maybe(st.just({"steps": 1})), maybe(S(None, "quick")),
-                                           maybe(S(None, "cpu"))),
+                                           maybe(S(None, "cpu")), maybe(BOOL)),
         "gan_lessons.runtime:progress_bar": args(maybe(I()), maybe(I()), maybe(BOOL), maybe(S("x"))),
         "gan_lessons.runtime:Budget": args(maybe(S("quick", "full"))),
         "gan_lessons.runtime:sized": args(I(), I(), steps=BOOL, minimum=I(), multiple=I()),

@@ -115,9 +115,13 @@ def test_native_bf16_is_what_torch_reports(monkeypatch):
 
 def test_the_banner_records_the_image_precision(monkeypatch, capsys):
     monkeypatch.setenv("GAN_LESSONS_PRECISION", "bf16")
-    assert "image models=bf16 + channels_last (GAN_LESSONS_PRECISION)" in runtime.banner(profile="quick", device="cpu")
+    line = runtime.banner(profile="quick", device="cpu", precision=True)
+    assert "image GANs in bf16 + channels_last (GAN_LESSONS_PRECISION)" in line
     monkeypatch.setenv("GAN_LESSONS_PRECISION", "fp32")
-    assert "image models=fp32 (GAN_LESSONS_PRECISION)" in runtime.banner(profile="quick", device="cpu")
+    assert "image GANs in fp32 (GAN_LESSONS_PRECISION)" in runtime.banner(profile="quick", device="cpu", precision=True)
+    assert "image GANs" not in runtime.banner(profile="quick", device="cpu")  # chapters that do not use the policy
+    with pytest.raises(TypeError, match="precision must be True or False"):
+        runtime.banner(precision="bf16")
 
 
 # --- the thread policy (issue 17) ----------------------------------------------------------------------------
