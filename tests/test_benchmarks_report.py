@@ -175,3 +175,22 @@ def test_fastest_alternating_runs_in_turn_and_keeps_each_minimum():
     assert best[1] >= 0.02 > best[0] >= 0
     with pytest.raises(ValueError, match="one round"):
         timing.fastest_alternating([lambda: None], 0)
+
+
+def test_dcgan_step_times_every_precision_setting_and_checks_the_policy(capsys, monkeypatch):
+    """benchmarks/dcgan_step.py at a tiny size: all four settings timed, the policy's pick named and its ratio."""
+    import json
+
+    spec = importlib.util.spec_from_file_location("dcgan_step", ROOT / "benchmarks" / "dcgan_step.py")
+    step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(step)
+    for asked, picked in (("fp32", "fp32"), ("bf16", "bf16+channels_last")):
+        monkeypatch.setenv("GAN_LESSONS_PRECISION", asked)
+        assert step.main(["--steps", "2", "--rounds", "1", "--width", "4", "--batch-size", "8"]) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert out["policy"] == picked and set(out["seconds_per_step"]) == set(step.SETTINGS)
+        ratio = out["seconds_per_step"]["fp32"] / out["seconds_per_step"][picked]  # of rounded times
+        assert out["policy_speedup"] > 0 and abs(out["policy_speedup"] / ratio - 1) < 0.05
+        assert out["fastest_setting"] in step.SETTINGS and out["flops_per_step"] > 0
+        assert set(out["gemm_gflops"]) == ({"fp32"} if asked == "fp32" else {"fp32", "bf16"})
+        assert out["target"]["policy_speedup"] in (1.8, 1.15)
