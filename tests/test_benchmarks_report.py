@@ -99,7 +99,8 @@ def test_chapter_times_measures_each_toc_notebook(tmp_path):
 
 
 def test_book_time_compares_an_old_commit_with_head_and_busy_with_idle(tmp_path):
-    """A two-commit book: the old chapter sleeps 1.5 s, HEAD's 0.2 s; each kernel imports its own commit's code."""
+    """A two-commit book whose chapter logs which commit's module it imported (old: and sleeps 1.5 s, HEAD: 0.2 s):
+    each kernel imports its own commit's code, in the order old, HEAD, HEAD beside a busy process."""
     import json
 
     import nbformat
@@ -110,14 +111,16 @@ def test_book_time_compares_an_old_commit_with_head_and_busy_with_idle(tmp_path)
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01_a\n")
     git = lambda *a: subprocess.run(["git", "-C", str(book), *a], check=True, capture_output=True)  # noqa: E731
     git("init", "-q")
-    for pause in ("1.5", "0.2"):
-        (book / "pace.py").write_text(f"PAUSE = {pause}\n")
+    log = tmp_path / "imported.txt"
+    for name, pause in (("old", "1.5"), ("new", "0.2")):
+        (book / "pace.py").write_text(f"NAME, PAUSE = {name!r}, {pause}\n")
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_markdown_cell("# Chapter A"),
-                    nbformat.v4.new_code_cell("import time, pace\ntime.sleep(pace.PAUSE)")]
+                    nbformat.v4.new_code_cell(f"import time, pace\nwith open({str(log)!r}, 'a') as f:\n"
+                                              "    f.write(pace.NAME + '\\n')\ntime.sleep(pace.PAUSE)")]
         nbformat.write(nb, book / "book" / "01_a.ipynb")
         git("add", "-A")
-        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", pause)
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", name)
     out = tmp_path / "times.md"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "book_time.py"), "--book-root", str(book),
                            "--old", "HEAD~1", "--busy", "--output", str(out)], capture_output=True, text=True,
@@ -125,8 +128,10 @@ def test_book_time_compares_an_old_commit_with_head_and_busy_with_idle(tmp_path)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     row = result["chapters"][0]
-    assert row["old"] >= 1.5 > row["head"] >= 0.2 and row["busy"] >= 0.2
-    assert result["ratio"] == round(result["head_seconds"] / result["old_seconds"], 3) < 1
+    assert log.read_text().split() == ["old", "new", "new"]  # old, HEAD, HEAD beside the busy process
+    assert row["old"] >= 1.5 and row["head"] >= 0.2 and row["busy"] >= 0.2  # each slept at least its pause
+    assert result["ratio"] == round(result["head_seconds"] / result["old_seconds"], 3)
+    assert result["busy_ratio"] == round(row["busy"] / row["head"], 3)
     assert result["target"] == {"ratio": 0.5, "busy_ratio": 2.0}
     table = out.read_text()
     assert "| Chapter A |" in table and "HEAD / old" in table and "busy / idle" in table and "Machine:" in table
