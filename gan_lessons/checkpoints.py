@@ -119,7 +119,7 @@ def _raw_state(trainer) -> dict[str, Any]:
         "averages": trainer.averages,
         "rng": trainer.rng.get_state(), "torch_rng": torch.get_rng_state(),
         "history": trainer.history.as_dict(), "snapshots": [list(s) for s in trainer.snapshots],
-        "config": asdict(trainer.config),
+        "config": asdict(trainer.config), "objective": trainer.objective.state_dict(),
     }
 
 
@@ -207,6 +207,7 @@ def _apply_state(trainer, state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch_rng"].cpu())
     trainer.history = History(**state["history"])
     trainer.snapshots = [tuple(s) for s in state["snapshots"]]
+    trainer.objective.load_state_dict(state.get("objective", {}))  # absent in checkpoints of earlier versions
     trainer.step = int(state["step"])
 
 

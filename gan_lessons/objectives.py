@@ -53,6 +53,16 @@ class Objective:
         """Return the generator's loss to minimise for fakes ``fake`` (with grad) and a real batch."""
         raise NotImplementedError("subclasses of Objective define generator_loss")
 
+    def state_dict(self) -> dict:
+        """What the objective learns while training (e.g. an adaptive margin), saved in checkpoints: none here."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`; a stateless objective accepts only an empty state."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no training state, but the checkpoint holds "
+                             f"{sorted(state)}: it was written with another objective")
+
 
 @dataclass
 class JSObjective(Objective):

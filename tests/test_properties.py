@@ -438,6 +438,8 @@ def specs():
                 1, hidden=4, depth=1)[0]), JUNK), geometric_weight=maybe(F), mode_weight=maybe(F)),
         "gan_lessons.mode_regularised:reconstruction_error": args(T(None, None, 2), T(None, None, 2)),
         "gan_lessons.mode_regularised:build": args(P(), P(), P(), P(), P(0, 2), maybe(F), maybe(F)),
+        "gan_lessons.magan:MarginObjective": args(maybe(F), maybe(BOOL), maybe(I())),
+        "gan_lessons.magan:energy": args(T(None, 3)),
         "gan_lessons.models:mlp": args(P(), P(), P(), P(0, 3), S("relu", "leaky_relu", "maxout", "tanh"),
                                        S(None, "batch", "layer")),
         "gan_lessons.models:MLPGenerator": args(P(), P(), P(), P(0, 3), S("relu")),

