@@ -132,6 +132,8 @@ def test_cli_prints_the_json_summary(tmp_path):
         assert isinstance(out[key], float)
     assert set(out["fid_vs_batch_size"]) == {"32", "64", "128", "256"}
     assert out["samples_seen"] == 8 * 64 and 0 <= out["ccbn_class_accuracy"] <= 1
+    assert out["magan_margin_fixed_at_1"] == 1.0  # the smoke trains the margin runs for two epochs of the rule
+    assert out["magan_margin_adaptive_from_3"] <= 3.0 and 0 <= out["magan_hq_adaptive_from_1"] <= 1
 
 
 @pytest.mark.parametrize("scale", ["1", "0.5", "0.01", "0.003"])
