@@ -92,7 +92,8 @@ def check_choice(name: str, value: object, choices) -> object:
 
 def check_first_batch(who: str, real, labels, fake, dtype) -> None:
     """The first real batch of a fit (its sampler named ``who`` in errors) against G's fakes: floating point of
-    G's weight ``dtype``, finite, labels one integer class per sample, the shape of G's samples."""
+    G's weight ``dtype``, finite, labels one integer class per sample [n] or one finite conditioning input per sample
+    [n, ...] (paired translation: a low-resolution image; text-to-image: token ids), the shape of G's samples."""
     import torch
 
     if not (isinstance(real, torch.Tensor) and isinstance(fake, torch.Tensor)) or real.dim() == 0:
@@ -104,9 +105,13 @@ def check_first_batch(who: str, real, labels, fake, dtype) -> None:
                         f"{str(dtype).replace('torch.', '')}: return x.to({dtype}) (e.g. x.float())")
     if not torch.isfinite(real).all():
         raise ValueError(f"{who} returned NaN or inf values: clean the data (torch.nan_to_num) or fix the sampler")
-    if labels is not None and (labels.is_floating_point() or labels.shape != real.shape[:1]):
+    if labels is not None and labels.dim() >= 2 and labels.shape[0] == real.shape[0]:
+        if not torch.isfinite(labels.float()).all():  # a conditioning input per sample: an image, token ids
+            raise ValueError(f"{who} returned conditioning inputs with NaN or inf values")
+    elif labels is not None and (labels.is_floating_point() or labels.shape != real.shape[:1]):
         raise TypeError(f"{who} returned labels of dtype {labels.dtype} and shape {tuple(labels.shape)}: give one "
-                        f"integer class per sample (a LongTensor [{real.shape[0]}])")
+                        f"integer class per sample (a LongTensor [{real.shape[0]}]) or one conditioning input "
+                        f"per sample [{real.shape[0]}, ...] (a low-resolution image, a caption's token ids)")
     if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
         raise ValueError(f"{who} returned samples of shape {tuple(real.shape[1:])} but the generator makes "
                          f"{tuple(fake.shape[1:])}: the data and G's output must have the same shape")

@@ -20,6 +20,7 @@ from .theory import (check_generator_penalty, check_js_distance_gap, check_js_di
 from .wgan import check_critic_loss, check_gradient_penalty
 from .scaling import check_global_variance
 from .encoders import check_matched_accuracy, check_reparameterise
+from .image_to_image import check_psnr, check_receptive_field
 
 __all__ = ["CheckFailed", "CheckResult", "CheckSpec", "Case", "check_function", "spec_of", "check_modified_generator_loss", "check_value_function"]
 __all__ += ["check_total_variation"]
@@ -32,3 +33,4 @@ __all__ += ["check_generator_penalty", "check_js_distance_gap"]
 __all__ += ["check_critic_loss", "check_gradient_penalty"]
 __all__ += ["check_global_variance"]
 __all__ += ["check_matched_accuracy", "check_reparameterise"]
+__all__ += ["check_psnr", "check_receptive_field"]
