@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lessons import data, latent, models, objectives, runtime, train
+from gan_lessons import data, latent, metrics, models, objectives, runtime, train
 from gan_lessons.experiments import dcgan
 
 
@@ -185,11 +185,51 @@ def test_tiny_training_run_through_the_experiment(tmp_path, monkeypatch):
     digits = {"train_x": torch.rand(32, 1, 28, 28, generator=g) * 2 - 1, "train_y": torch.arange(32) % 10}
     t = dcgan.train_run("conditional", digits, "quick", steps=2, progress=False, batch_size=4)
     assert t.step == 2 and len(t.snapshots) == 3
-    assert t.snapshots[-1][1].shape == (dcgan.GRID, 1, 28, 28)
+    snap = t.snapshots[-1][1]
+    assert set(snap) == {"grid"} and snap["grid"].shape == (dcgan.GRID, 1, 28, 28)  # checkpoints=False: no more
     again = dcgan.train_run("conditional", digits, "quick", steps=2, progress=False, batch_size=4)  # cached
-    torch.testing.assert_close(again.snapshots[-1][1], t.snapshots[-1][1], rtol=0, atol=0)
+    torch.testing.assert_close(again.snapshots[-1][1]["grid"], snap["grid"], rtol=0, atol=0)
     images = dcgan.generate(t, 7, torch.arange(7) % 10, batch=3)
     assert images.shape == (7, 1, 28, 28)
+    with pytest.raises(ValueError, match="kept no weights"):
+        dcgan.checkpoint_samples(t, 2, 4)
+
+
+def test_checkpoints_give_an_fid_per_snapshot_and_the_generator_of_each(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    digits = {"train_x": torch.rand(32, 1, 28, 28, generator=g) * 2 - 1, "train_y": torch.arange(32) % 10}
+    t = dcgan.train_run("dcgan", digits, "quick", steps=24, progress=False, batch_size=4, checkpoints=True,
+                        log_every=1)
+    real = metrics.classifier_features(digits["train_x"].repeat(20, 1, 1, 1)[:600])
+    ck = dcgan.checkpoint_fids(t, real)
+    assert t.snapshots[0][1]["features"].shape == (dcgan.CHECKPOINT_EVAL, real.shape[1])
+    torch.testing.assert_close(t.snapshots[-1][1]["grid"], t.sample(z=dcgan.fixed_noise(0)))  # the first 64 codes
+    assert ck["steps"] == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24] and len(ck["fid"]) == 13
+    assert ck["best_fid"] == min(ck["fid"]) == ck["fid"][ck["steps"].index(ck["best_step"])]
+    assert ck["final_fid"] == ck["fid"][-1]
+    assert ck["fid"][-1] == pytest.approx(metrics.fid_from_features(real, t.snapshots[-1][1]["features"]))
+    # the last snapshot's weights are the EMA generator's at the end: the same digits for the same codes
+    z = torch.randn(5, dcgan.LATENT_DIM, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(dcgan.checkpoint_samples(t, 24, 5, seed=3), t.sample(z=z))
+    first = dcgan.checkpoint_samples(t, 0, 5, seed=3)
+    assert not torch.equal(first, t.sample(z=z))  # step 0's generator is another one
+    with pytest.raises(ValueError, match="no snapshot at step 5"):
+        dcgan.checkpoint_samples(t, 5, 4)
+    with pytest.raises(ValueError, match="snapshots hold"):
+        dcgan.checkpoint_fids("a run", real)
+    assert ck["g_loss"] == dcgan.losses_between(t.history, ck["steps"]) and len(ck["g_loss"]) == 12
+    assert -1 <= ck["loss_fid_rank_corr"] <= 1
+
+
+def test_losses_between_checkpoints_by_hand():
+    h = train.History(step=[1, 2, 3, 4, 5, 6], d_loss=[0.0] * 6, g_loss=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                      d_real=[0.5] * 6, d_fake=[0.5] * 6)
+    assert dcgan.losses_between(h, [0, 2, 6]) == [1.5, 4.5]  # (0, 2] and (2, 6]
+    with pytest.raises(ValueError, match="logged no step in"):
+        dcgan.losses_between(h, [0, 6, 8])
+    with pytest.raises(ValueError, match="key must be"):
+        dcgan.losses_between(h, [0, 2], key="fid")
 
 
 @pytest.mark.slow

@@ -2,14 +2,16 @@
 training techniques of Salimans et al. 2016, judged by the book's MNIST classifier."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
 
+import scipy.stats
 import torch
 from torch import Tensor, nn
 
-from .. import classifier, data, models, objectives, train
+from .. import classifier, data, metrics, models, objectives, train
 from ..attributes import ink
 from ..mnist import load_digits
 from .. import runtime
@@ -20,6 +22,7 @@ LATENT_DIM = 64  # z ~ N(0, I_64)
 VARIANTS = ("plain", "feature matching", "label smoothing", "historical averaging")  # compared at one budget
 GRID = 64  # digits in the fixed-noise sample grid (8 x 8)
 SLIDES_GRID, SLIDES_EVERY = 25, 400  # the course's MNIST example keeps 25 samples every 400 batches: so does the MLP
+CHECKPOINT_EVAL = 500  # digits of the fixed noise per snapshot, whose classifier features give its FID
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,17 @@ def make_models(kind: str, width: int = 32) -> tuple[nn.Module, nn.Module]:
 
 
 def train_run(kind: str, digits: dict[str, Tensor], profile: str, seed: int = 0, variant: str = "plain",
-              steps: int | None = None, progress: bool = True, **options) -> train.GANTrainer:
+              steps: int | None = None, progress: bool = True, checkpoints: bool = False,
+              **options) -> train.GANTrainer:
     """Train one model through the book's trainer (cached: a second identical call loads the run).
 
     variant: one of :data:`VARIANTS` (the DCGAN with one improved technique switched on), or ``'d-wins'``:
     the saturating minimax loss with a 5x faster discriminator, the classic failure.
-    Snapshots hold the EMA generator's digits for the fixed noise of :func:`fixed_noise`: 64 every twelfth of the
-    run, or for the MLP baseline 25 every 400 steps, as the course's MNIST example saves them.
+    Snapshots (every twelfth of the run, or for the MLP baseline every 400 steps, as the course's MNIST example
+    saves its samples) hold ``"grid"``: the EMA generator's digits for the fixed noise of :func:`fixed_noise`
+    (64, the MLP's 25); with ``checkpoints`` also ``"features"``: the classifier features of
+    :data:`CHECKPOINT_EVAL` digits of the fixed noise (an FID per snapshot), and ``"G"``: the EMA generator's
+    weights, a checkpoint to pick (:func:`checkpoint_fids`, :func:`checkpoint_samples`).
     """
     b = budget(profile)
     device = get_device()
@@ -95,13 +102,15 @@ def train_run(kind: str, digits: dict[str, Tensor], profile: str, seed: int = 0,
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     labels = digits["train_y"] if kind == "conditional" else None
     sampler = data.TensorSampler(digits["train_x"], labels)
-    z, y = fixed_noise(seed), (torch.arange(GRID) % 10 if kind == "conditional" else None)
-    every = max(cfg.steps // 12, 1)
+    z = fixed_noise(seed, CHECKPOINT_EVAL)
+    y = torch.arange(CHECKPOINT_EVAL) % 10 if kind == "conditional" else None
+    grid, every = GRID, max(cfg.steps // 12, 1)
     if kind == "mlp":  # the course's example: 25 samples every 400 batches (more often in a run under 800)
-        z, every = z[:SLIDES_GRID], (SLIDES_EVERY if cfg.steps >= 2 * SLIDES_EVERY else every)
+        grid, every = SLIDES_GRID, (SLIDES_EVERY if cfg.steps >= 2 * SLIDES_EVERY else every)
     name = f"dcgan-{kind}-{variant.replace(' ', '-')}"
     return train.train_gan(G, D, sampler, cfg, latent_dim=LATENT_DIM, objective=objective, device=device,
-                           cache=name, snapshot=_grid_snapshot(z, y), snapshot_every=every, progress=progress)
+                           cache=name, snapshot=_snapshot(z, y, grid, checkpoints), snapshot_every=every,
+                           progress=progress)
 
 
 def fixed_noise(seed: int = 0, n: int = GRID) -> Tensor:
@@ -160,6 +169,53 @@ def bold_direction(trainer: train.GANTrainer, n: int = 2000, fraction: float = 0
     return z[order[-k:]].mean(0) - z[order[:k]].mean(0)
 
 
+def checkpoint_fids(trainer: train.GANTrainer, real_features: Tensor) -> dict:
+    """The FID (classifier features, :func:`metrics.fid_from_features`) of every snapshot's digits against
+    ``real_features`` [n, k]: ``steps``, ``fid`` (one per snapshot), the ``best_step`` (lowest FID) and its
+    ``best_fid``, and the ``final_fid`` of the last snapshot."""
+    if not isinstance(trainer, train.GANTrainer) or not trainer.snapshots or \
+            not isinstance(trainer.snapshots[0][1], dict) or "features" not in trainer.snapshots[0][1]:
+        raise ValueError("trainer must be a run of train_run(..., checkpoints=True), whose snapshots hold the "
+                         "digits' features")
+    steps = [step for step, _ in trainer.snapshots]
+    fids = [metrics.fid_from_features(real_features, snap["features"]) for _, snap in trainer.snapshots]
+    best = min(range(len(fids)), key=fids.__getitem__)
+    g_loss = losses_between(trainer.history, steps)
+    rho = float(scipy.stats.spearmanr(g_loss, fids[1:])[0]) if len(g_loss) > 2 else float("nan")
+    return {"steps": steps, "fid": fids, "best_step": steps[best], "best_fid": fids[best], "final_fid": fids[-1],
+            "g_loss": g_loss, "loss_fid_rank_corr": rho}
+
+
+def losses_between(history: train.History, steps: list[int], key: str = "g_loss") -> list[float]:
+    """The mean of ``history``'s ``key`` over the logged steps after each of ``steps`` up to and including the
+    next: one value per checkpoint but the first (what the loss curve said while the run went there)."""
+    if key not in ("g_loss", "d_loss", "d_real", "d_fake"):
+        raise ValueError(f"key must be g_loss, d_loss, d_real or d_fake, got {key!r}")
+    values = getattr(history, key)
+    out = []
+    for lo, hi in zip(steps, steps[1:]):
+        window = [v for s, v in zip(history.step, values) if lo < s <= hi]
+        if not window:
+            raise ValueError(f"the history logged no step in ({lo}, {hi}]: log more often (TrainConfig.log_every)")
+        out.append(sum(window) / len(window))
+    return out
+
+
+def checkpoint_samples(trainer: train.GANTrainer, step: int, n: int, seed: int = 0) -> Tensor:
+    """n digits [n, 1, 28, 28] of the generator as it was at snapshot ``step`` (a run trained with
+    ``checkpoints=True``), from the codes of a generator seeded with ``seed``."""
+    kept = dict(trainer.snapshots)
+    if step not in kept:
+        raise ValueError(f"no snapshot at step {step!r}: this run kept steps {sorted(kept)}")
+    if "G" not in kept[step]:
+        raise ValueError("this run kept no weights in its snapshots: train it with train_run(..., checkpoints=True)")
+    G = copy.deepcopy(trainer.ema if trainer.ema is not None else trainer.G)
+    G.load_state_dict(kept[step]["G"])
+    z = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return G.eval()(z.to(trainer.device)).float().cpu()  # a copy: the trainer's own G is untouched
+
+
 def run(profile: str = "quick", seed: int = 0, steps: int | None = None, progress: bool = False) -> dict:
     digits = load_digits()
     b = budget(profile, steps)
@@ -198,11 +254,31 @@ def config_for_variant(variant: str) -> tuple[objectives.Objective, dict]:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-def _grid_snapshot(z: Tensor, labels: Tensor | None):
-    def grid_snapshot(trainer: train.GANTrainer) -> Tensor:
-        return decode(trainer, z, labels)  # [len(z), 1, 28, 28]
-    return grid_snapshot
+def _snapshot(z: Tensor, labels: Tensor | None, grid: int, weights: bool):
+    def snapshot(trainer: train.GANTrainer) -> dict:
+        if not weights:
+            return {"grid": decode(trainer, z[:grid], None if labels is None else labels[:grid])}
+        images = decode(trainer, z, labels)  # [len(z), 1, 28, 28]
+        net = trainer.ema if trainer.ema is not None else trainer.G
+        return {"grid": images[:grid], "features": metrics.classifier_features(images),
+                "G": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+    return snapshot
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in values.items()}
+
+
+def draw_checkpoints(ax, ck: dict) -> None:
+    """The FID of every checkpoint (:func:`checkpoint_fids`; log scale, the best one starred) and, on a second
+    axis, the generator's mean loss on the way to each checkpoint."""
+    ax.semilogy(ck["steps"], ck["fid"], "o-", color="black", label="FID (classifier features)")
+    ax.plot(ck["best_step"], ck["best_fid"], "*", ms=14, color="tab:red", label="best checkpoint")
+    ax.set(xlabel="generator step", ylabel="FID (log scale)")
+    twin = ax.twinx()
+    twin.plot(ck["steps"][1:], ck["g_loss"], "s--", color="tab:orange", label="G loss (mean since last)")
+    twin.set_ylabel("G loss", color="tab:orange")
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper center")
+
