@@ -239,6 +239,30 @@ def test_experiment_rejects_bad_options():
         wgan_gp.train_toys("hinge")
     with pytest.raises(ValueError, match="ring_seeds"):
         wgan_gp.train_toys("wgan-gp", ring_seeds=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        wgan_gp.train_mnist_clipped("sgd")
+
+
+def test_roughness_by_hand():
+    assert wgan_gp.roughness([1.0, 3.0, 1.0, 3.0]) == pytest.approx(2.0 / 2.0)  # mean |diff| 2, mean |x| 2
+    assert wgan_gp.roughness([2.0, 2.0, 2.0]) == 0.0
+    assert wgan_gp.roughness([-1.0, 1.0]) == pytest.approx(2.0)
+    for bad in ([1.0], [0.0, 0.0], [1.0, float("nan")], [[1.0, 2.0]]):
+        with pytest.raises(ValueError):
+            wgan_gp.roughness(bad)
+
+
+def test_clipped_mnist_runs_use_the_papers_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    monkeypatch.setenv("GAN_LESSONS_STEP_SCALE", "0.008")  # 2 generator steps of the quick budget
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    monkeypatch.setattr(wgan_gp.data, "mnist", lambda split, verbose=True: (images, torch.zeros(64).long()))
+    runs = {opt: wgan_gp.train_mnist_clipped(opt, "quick") for opt in wgan_gp.CLIP_OPTIMIZERS}
+    for opt, t in runs.items():
+        assert t.config.optimizer == opt and t.config.clip_value == wgan_gp.MNIST_CLIP and t.config.d_steps == 5
+        assert t.config.loss == "wasserstein" and t.step == t.config.steps >= 1
+        assert all(p.abs().max() <= wgan_gp.MNIST_CLIP for p in t.D.parameters())
+    assert runs["adam"].config.betas[0] == 0.5 and runs["adam"].config.lr_d == runs["rmsprop"].config.lr_d
 
 
 @pytest.mark.slow

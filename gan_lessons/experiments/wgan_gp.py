@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .. import collapse, data, metrics, models, train, wgan
+from .. import classifier, collapse, data, metrics, models, train, wgan
 from ..ensemble import EnsembleSampler, ensemble_noise
 from .. import runtime
 from ..runtime import seed_everything, sized
@@ -23,6 +23,8 @@ MIXTURES = {"8 Gaussians": RING, "25 Gaussians": GRID}
 LIMITS = {"8 Gaussians": 3.0, "25 Gaussians": 5.5, "swiss roll": 2.2}  # plotting box [-lim, lim]^2
 CLIP_VALUES = (0.1, 0.01, 0.001)  # c of the clipping study (Gulrajani et al. 2017, Fig. 1a)
 SETTINGS = tuple(f"clip c={c:g}" for c in CLIP_VALUES) + ("gradient penalty",)
+CLIP_OPTIMIZERS = ("rmsprop", "adam")  # the clipped WGAN on MNIST: the paper's RMSProp, and Adam with beta1 = 0.5
+MNIST_CLIP = 0.01  # c of the clipped WGAN on MNIST (Arjovsky et al.)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Budget(runtime.Budget):
     mnist_steps: int = sized(100, 10_000, steps=True)
     mnist_width: int = sized(16, 64)  # channels of the MNIST generator and critic
     mnist_lr: float = sized(5e-4, 1e-4)  # Adam, both players (Gulrajani et al.: 1e-4)
+    clip_mnist_steps: int = sized(250, 10_000, steps=True)  # generator steps of each clipped WGAN on MNIST
+    clip_mnist_lr: float = sized(5e-4, 5e-5)  # both optimizers, both players (Arjovsky et al.: 5e-5)
 
 
 def budget(profile: str | None = None, **overrides) -> Budget:
@@ -135,14 +139,46 @@ def train_mnist(profile: str = "quick", seed: int = 0, progress: bool = False) -
     """WGAN-GP on MNIST: DCGAN generator (batch norm is fine in G) against :class:`gan_lessons.models.ConvCritic`
     (layer norm, no batch norm), lambda = 10, n_critic = 5, Adam 1e-4 with betas (0.5, 0.9)."""
     b = budget(profile)
-    images, _ = data.mnist("train", verbose=False)
-    seed_everything(seed)
-    G = models.DCGANGenerator(latent_dim=64, width=b.mnist_width)
-    D = models.ConvCritic(width=b.mnist_width)
     cfg = train.TrainConfig(steps=b.mnist_steps, batch_size=64, loss="wgan-gp", d_steps=5, lr_d=b.mnist_lr,
                             lr_g=b.mnist_lr, betas=(0.5, 0.9), seed=seed, log_every=5)
-    return train.train_gan(G, D, data.TensorSampler(images), cfg, latent_dim=64, cache="wgan-gp-mnist",
-                           progress=progress)
+    G, D, images = _mnist_setup(cfg, b.mnist_width)
+    return train.train_gan(G, D, images, cfg, latent_dim=64, cache="wgan-gp-mnist", progress=progress)
+
+
+def train_mnist_clipped(optimizer: str, profile: str = "quick", seed: int = 0,
+                        progress: bool = False) -> train.GANTrainer:
+    """The original WGAN on MNIST: the networks of :func:`train_mnist`, weights clipped to [-0.01, 0.01] after
+    every critic update, n_critic = 5, and ``optimizer`` (:data:`CLIP_OPTIMIZERS`) for both players at one
+    learning rate: ``'rmsprop'`` as Arjovsky et al., or ``'adam'`` with beta1 = 0.5 (the momentum they avoid)."""
+    if optimizer not in CLIP_OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}: use one of {', '.join(CLIP_OPTIMIZERS)}")
+    b = budget(profile)
+    betas = {"betas": (0.5, 0.999)} if optimizer == "adam" else {}
+    cfg = train.TrainConfig(steps=b.clip_mnist_steps, batch_size=64, loss="wasserstein", optimizer=optimizer,
+                            clip_value=MNIST_CLIP, d_steps=5, lr_d=b.clip_mnist_lr, lr_g=b.clip_mnist_lr,
+                            seed=seed, log_every=5, **betas)
+    G, D, images = _mnist_setup(cfg, b.mnist_width)
+    return train.train_gan(G, D, images, cfg, latent_dim=64, cache=f"wgan-clip-mnist-{optimizer}", progress=progress)
+
+
+def roughness(values) -> float:
+    """Mean absolute change between consecutive logged values of a curve, over the curve's mean absolute value:
+    how much it jumps from one log point to the next, on its own scale."""
+    x = torch.as_tensor(values, dtype=torch.float64)
+    if x.dim() != 1 or len(x) < 2 or not torch.isfinite(x).all():
+        raise ValueError("values must be a 1D sequence of at least two finite numbers (a logged curve)")
+    scale = float(x.abs().mean())
+    if scale == 0:
+        raise ValueError("the curve is zero everywhere: its roughness is undefined")
+    return float(x.diff().abs().mean()) / scale
+
+
+def _mnist_setup(cfg: train.TrainConfig, width: int):
+    """(G, critic, sampler of MNIST images) for an MNIST run of this chapter, seeded with ``cfg.seed``."""
+    images, _ = data.mnist("train", verbose=False)
+    seed_everything(cfg.seed)
+    return models.DCGANGenerator(latent_dim=64, width=width), models.ConvCritic(width=width), \
+        data.TensorSampler(images)
 
 
 def ring_summary(run: ToyRun, seed: int = 0) -> dict:
@@ -180,11 +216,16 @@ def run(profile: str = "quick", seed: int = 0, mnist: bool = False) -> dict:
     if mnist:
         t = train_mnist(profile, seed)
         out["mnist_final_w_estimate"] = round(t.history.d_real[-1] - t.history.d_fake[-1], 4)
+        for opt in CLIP_OPTIMIZERS:
+            images = train_mnist_clipped(opt, profile, seed).sample(1000)
+            out[f"clip_{opt}_recognised"] = round(classifier.recognised_fraction(images), 4)
+            out[f"clip_{opt}_entropy"] = round(classifier.class_entropy(images), 4)
     return out
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--mnist", action="store_true", help="also train WGAN-GP on MNIST (slower)")
+    parser.add_argument("--mnist", action="store_true",
+                        help="also train WGAN-GP and the clipped WGANs on MNIST (slower)")
 
 
 # -- private helpers --------------------------------------------------------------------------------------
