@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["atomic_save", "trainer_state", "content_hash", "check_snapshots", "load_trainer"]
+__all__ = ["atomic_save", "trainer_state", "content_hash", "check_snapshots", "load_trainer", "early_stopping"]
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -216,3 +216,25 @@ def _check_trainer(trainer: Any) -> None:
 
     if not isinstance(trainer, GANTrainer):
         raise TypeError(f"trainer must be a gan_lessons.train.GANTrainer, got {type(trainer).__name__}")
+
+
+def early_stopping(scores, patience: int) -> tuple[int, int]:
+    """Early stopping on a score per checkpoint, lower is better (an FID): (stop, best) indices.
+
+    Training stops at the first checkpoint ``stop`` that comes ``patience`` checkpoints after the best score so
+    far without beating it (a tie does not count as better); ``best`` is the best checkpoint up to ``stop``,
+    the one to keep. A run that never waits that long stops at its last checkpoint.
+    """
+    values = [float(v) for v in scores] if isinstance(scores, (list, tuple)) else None
+    if not values or any(v != v for v in values):
+        raise ValueError("scores must be a non-empty list of numbers without NaN, one per checkpoint")
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"patience must be an integer >= 1 (checkpoints to wait for a better score), got {patience!r}")
+    best = 0
+    for i, v in enumerate(values):
+        if v < values[best]:
+            best = i
+        elif i - best >= patience:
+            return i, best
+    return len(values) - 1, best
+

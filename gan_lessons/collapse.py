@@ -10,6 +10,8 @@ discriminator, both written for the ensemble layout of :mod:`gan_lessons.ensembl
 * ``pacgan`` (``pacgan3`` ...): D judges m packed samples at once (:class:`PackedDiscriminator`, Lin et al. 2018);
 * ``mbstd``: D sees the minibatch standard deviation as an extra feature (:class:`MinibatchStdDiscriminator`,
   Karras et al. 2018, a simple form of minibatch discrimination, Salimans et al. 2016);
+* ``mbdisc``: minibatch discrimination itself (:class:`MinibatchDiscriminationDiscriminator`, the tensor T and
+  the L1 kernel between samples, Salimans et al. 2016);
 * ``wgan-gp``: Wasserstein critic with a per-member gradient penalty
   (``objectives.WassersteinObjective(gp_weight=10, per_member=True)``);
 * ``hinge-sn``: hinge loss with a spectrally normalised D (Miyato et al. 2018);
@@ -44,7 +46,9 @@ __all__ = [
     "NetSpec",
     "PackedDiscriminator",
     "MinibatchStdDiscriminator",
+    "MinibatchDiscriminationDiscriminator",
     "minibatch_stddev",
+    "minibatch_features",
     "test_beds",
     "build_method",
     "MethodRun",
@@ -54,7 +58,7 @@ __all__ = [
     "summarise",
 ]
 
-METHODS = ("minimax", "ns", "unrolled", "pacgan", "mbstd", "wgan-gp", "hinge-sn")
+METHODS = ("minimax", "ns", "unrolled", "pacgan", "mbstd", "mbdisc", "wgan-gp", "hinge-sn")
 ENCODER_METHODS = ("mrgan",)  # G with an encoder (gan_lessons.mode_regularised): chapter "GANs with an encoder"
 
 
@@ -93,6 +97,62 @@ def minibatch_stddev(h: Tensor) -> Tensor:
         raise ValueError(f"h must be [batch >= 2, members, features], got {tuple(h.shape)}")
     s = (h.var(0, unbiased=False, keepdim=True) + 1e-8).sqrt().mean(2, keepdim=True)  # [1, members, 1]
     return torch.cat([h, s.expand(h.shape[0], -1, -1)], dim=2)
+
+
+def minibatch_features(m: Tensor, group: int = 64) -> Tensor:
+    """Minibatch discrimination's features (Salimans et al. 2016, sec. 3.2) from the rows M_i = f(x_i) T::
+
+        o(x_i)_b = sum_j exp(-|| M_{i,b} - M_{j,b} ||_1)      (j over x_i's group, itself included)
+
+    m: [batch, members, B, C] (B kernels of C numbers per sample) -> o [batch, members, B]. The sum runs over
+    groups of ``group`` consecutive samples (the paper's minibatch held 100), the last one smaller if ``group``
+    does not divide the batch: the pairs, and the cost, grow with group x batch instead of batch^2.
+    """
+    if not isinstance(m, Tensor) or not m.is_floating_point() or m.dim() != 4 or m.shape[0] < 1:
+        raise ValueError(f"m must be a float tensor [batch, members, kernels, kernel_dim], got "
+                         f"{tuple(m.shape) if isinstance(m, Tensor) else type(m).__name__}")
+    check_int("group", group, minimum=1)
+    parts = []
+    for chunk in m.split(group):  # [g, members, B, C], g <= group
+        x = chunk.permute(1, 2, 0, 3).flatten(0, 1)  # [members * B, g, C]
+        d = torch.cdist(x, x, p=1)  # [members * B, g, g] L1 distances (faster than broadcasting, measured)
+        parts.append(torch.exp(-d).sum(-1).view(*chunk.shape[1:3], -1).permute(2, 0, 1))  # [g, members, B]
+    return torch.cat(parts)
+
+
+class MinibatchDiscriminationDiscriminator(nn.Module):
+    """D = head(concat(f(x), o(x))): minibatch discrimination as in Salimans et al. 2016 (sec. 3.2).
+
+    f is an MLP body with hidden outputs [batch, members, A]; a learned tensor T [members, A, B * C] maps each
+    f(x_i) to B rows of C numbers, :func:`minibatch_features` compares every sample's rows with those of its
+    group, and the B closeness sums are appended to f(x_i). Real and fake batches are judged separately (the
+    trainer calls D on each), so a collapsed G gives fakes whose rows are all close: large o, easy to spot.
+    """
+
+    def __init__(self, members: int, data_dim: int = 2, hidden: int = 128, depth: int = 2,
+                 activation: str = "leaky_relu", kernels: int = 4, kernel_dim: int = 4, group: int = 32,
+                 **kw) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1 for a minibatch-discrimination discriminator, got {depth!r}")
+        for name, value in (("kernels", kernels), ("kernel_dim", kernel_dim), ("group", group)):
+            check_int(name, value, minimum=1)
+        self.kernels, self.kernel_dim, self.group = kernels, kernel_dim, group
+        self.body = EnsembleMLP(members, data_dim, hidden, hidden, depth - 1, activation, **kw)
+        self.T = nn.Parameter(torch.randn(members, hidden, kernels * kernel_dim) * 0.1)  # the paper's tensor
+        self.head = nn.ModuleList([EnsembleLinear(members, hidden + kernels, hidden),
+                                   EnsembleLinear(members, hidden, 1)])
+        self.slope = 0.2
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.nn.functional.leaky_relu(self.body(x), self.slope)  # [batch, members, A]
+        m = torch.einsum("nma,mak->nmk", h, self.T).unflatten(2, (self.kernels, self.kernel_dim))
+        h = torch.cat([h, minibatch_features(m, self.group)], dim=2).transpose(0, 1)  # [members, batch, A + B]
+        h = torch.nn.functional.leaky_relu(self.head[0](h), self.slope)
+        return self.head[1](h).squeeze(2).transpose(0, 1)  # [batch, members]
+
+    def extra_repr(self) -> str:  # part of the run cache's key
+        return f"kernels={self.kernels}, kernel_dim={self.kernel_dim}, group={self.group}"
 
 
 class MinibatchStdDiscriminator(nn.Module):
@@ -168,6 +228,10 @@ def build_method(method: str, members: int, net: NetSpec = NetSpec(), data_dim: 
         return G, PackedDiscriminator(core, pack), make_objective("ns")
     if method == "mbstd":
         D = MinibatchStdDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation, **d_kw)
+        return G, D, make_objective("ns")
+    if method == "mbdisc":
+        D = MinibatchDiscriminationDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation,
+                                                 **d_kw)
         return G, D, make_objective("ns")
     D = EnsembleDiscriminator(members, data_dim, net.d_hidden, net.d_depth, net.d_activation,
                               spectral_norm=method == "hinge-sn", **d_kw)

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 from . import losses
 
-__all__ = ["wasserstein_estimate", "interpolate_gradient_norms", "layer_gradient_norms", "linear_weights"]
+__all__ = ["wasserstein_estimate", "interpolate_gradient_norms", "layer_gradient_norms", "linear_weights",
+           "rmsprop_path"]
 
 Critic = Callable[[Tensor], Tensor]
 
@@ -83,3 +84,27 @@ def _check_pair(real: object, fake: object) -> None:
         raise TypeError(f"real and fake must be float tensors (samples), got {real.dtype} and {fake.dtype}")
     if not (torch.isfinite(real).all() and torch.isfinite(fake).all()):
         raise ValueError("real and fake contain NaN or inf: check the samples")
+
+
+def rmsprop_path(grads: Tensor, lr: float, alpha: float = 0.99, eps: float = 1e-8) -> Tensor:
+    """Where RMSProp (no momentum, as the WGAN paper used it) takes a parameter that starts at 0, given the
+    gradients ``grads`` [steps, d] of its steps in turn::
+
+        v <- alpha v + (1 - alpha) g^2          theta <- theta - lr g / (sqrt(v) + eps)      (v starts at 0)
+
+    Returns theta [d] after the last step; ``torch.optim.RMSprop`` with these settings takes the same path.
+    """
+    if not isinstance(grads, Tensor) or grads.dim() != 2 or not grads.is_floating_point() or \
+            not torch.isfinite(grads).all():
+        raise ValueError("grads must be a finite float tensor [steps, d], one gradient per step")
+    for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value != value:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    if not alpha < 1:
+        raise ValueError(f"alpha must be below 1 (the running average's memory), got {alpha!r}")
+    theta, v = torch.zeros_like(grads[0]), torch.zeros_like(grads[0])
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g * g
+        theta = theta - lr * g / (v.sqrt() + eps)
+    return theta
+

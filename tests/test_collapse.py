@@ -116,6 +116,44 @@ def test_minibatch_stddev_by_hand():
     torch.testing.assert_close(same[:, :, 3], torch.full((4, 2), 1e-4))
 
 
+def test_minibatch_features_by_hand_and_in_groups():
+    m = torch.tensor([[[[0.0]]], [[[1.0]]], [[[3.0]]]])  # [batch=3, members=1, B=1, C=1]
+    o = collapse.minibatch_features(m, group=3)[:, 0, 0]
+    e = torch.exp
+    want = torch.stack([1 + e(torch.tensor(-1.0)) + e(torch.tensor(-3.0)), 1 + e(torch.tensor(-1.0)) +
+                        e(torch.tensor(-2.0)), 1 + e(torch.tensor(-2.0)) + e(torch.tensor(-3.0))])
+    torch.testing.assert_close(o, want)
+    # groups of 2: samples 0 and 1 see each other, sample 2 only itself
+    torch.testing.assert_close(collapse.minibatch_features(m, group=2)[:, 0, 0],
+                               torch.stack([1 + e(torch.tensor(-1.0)), 1 + e(torch.tensor(-1.0)), torch.tensor(1.0)]))
+    # L1 over the C numbers of one kernel, kernels and members separate
+    g = torch.randn(5, 2, 3, 4, generator=torch.Generator().manual_seed(0))
+    o = collapse.minibatch_features(g, group=5)
+    i, mem, b = 2, 1, 0
+    ref = sum(torch.exp(-(g[i, mem, b] - g[j, mem, b]).abs().sum()) for j in range(5))
+    torch.testing.assert_close(o[i, mem, b], ref)
+    assert torch.allclose(collapse.minibatch_features(torch.ones(4, 2, 3, 2), 64), torch.full((4, 2, 3), 4.0))
+    with pytest.raises(ValueError, match="kernels, kernel_dim"):
+        collapse.minibatch_features(torch.ones(4, 2, 3))
+
+
+def test_minibatch_discrimination_discriminator_members_never_mix():
+    torch.manual_seed(0)
+    D = collapse.MinibatchDiscriminationDiscriminator(3, 2, hidden=8, depth=2, kernels=2, kernel_dim=3, group=4)
+    x = torch.randn(8, 3, 2)
+    out = D(x)
+    assert out.shape == (8, 3)
+    y = x.clone()
+    y[:, 1] += 5.0  # change member 1's batch only
+    changed = D(y)
+    torch.testing.assert_close(changed[:, [0, 2]], out[:, [0, 2]])
+    assert not torch.allclose(changed[:, 1], out[:, 1])
+    z = x.clone()
+    z[5, 0] += 3.0  # one sample of group 2 (samples 4-7): group 1's outputs do not move
+    torch.testing.assert_close(D(z)[:4, 0], out[:4, 0])
+    assert "kernels=2, kernel_dim=3, group=4" in repr(D)  # the run cache's key sees the settings
+
+
 def test_packed_discriminator_packs_consecutive_samples_of_one_member():
     seen = {}
 
@@ -229,7 +267,7 @@ def test_train_method_is_deterministic_and_reports_every_seed(method, monkeypatc
     snap = a.snapshots[-1][1]
     batch = 32 if method == "pacgan" else 16  # PacGAN: 16 packs of 2 samples
     assert snap["samples"].shape == (batch, 4, 2) and snap["arrows"].shape[1:] == (4, 2)
-    assert (snap["heat"] is None) == (method in ("pacgan", "mbstd"))
+    assert (snap["heat"] is None) == (method in ("pacgan", "mbstd", "mbdisc"))
 
 
 def test_train_method_uses_the_run_cache(monkeypatch, tmp_path):

@@ -12,12 +12,12 @@ the student's kernel.
 from ._core import CheckFailed, CheckResult, CheckSpec, Case, check_function, spec_of
 from .minimax import check_modified_generator_loss, check_total_variation, check_value_function
 from .fid import check_frechet_distance, check_mmd2_unbiased
-from .dcgan import check_feature_matching_loss, check_interpolate
+from .dcgan import check_early_stopping, check_feature_matching_loss, check_interpolate
 from .hinge import check_hinge_discriminator_loss, check_power_iteration
-from .collapse import check_minibatch_stddev, check_reverse_kl_to_uniform
+from .collapse import check_minibatch_features, check_minibatch_stddev, check_reverse_kl_to_uniform
 from .theory import (check_generator_penalty, check_js_distance_gap, check_js_divergence, check_kl_gaussians,
                      check_optimal_discriminator)
-from .wgan import check_critic_loss, check_gradient_penalty
+from .wgan import check_critic_loss, check_gradient_penalty, check_rmsprop_path
 from .scaling import check_global_variance
 from .encoders import check_matched_accuracy, check_reparameterise
 from .image_to_image import check_psnr, check_receptive_field
@@ -25,12 +25,12 @@ from .image_to_image import check_psnr, check_receptive_field
 __all__ = ["CheckFailed", "CheckResult", "CheckSpec", "Case", "check_function", "spec_of", "check_modified_generator_loss", "check_value_function"]
 __all__ += ["check_total_variation"]
 __all__ += ["check_frechet_distance", "check_mmd2_unbiased"]
-__all__ += ["check_feature_matching_loss", "check_interpolate"]
+__all__ += ["check_feature_matching_loss", "check_interpolate", "check_early_stopping"]
 __all__ += ["check_hinge_discriminator_loss", "check_power_iteration"]
-__all__ += ["check_minibatch_stddev", "check_reverse_kl_to_uniform"]
+__all__ += ["check_minibatch_stddev", "check_reverse_kl_to_uniform", "check_minibatch_features"]
 __all__ += ["check_js_divergence", "check_kl_gaussians", "check_optimal_discriminator"]
 __all__ += ["check_generator_penalty", "check_js_distance_gap"]
-__all__ += ["check_critic_loss", "check_gradient_penalty"]
+__all__ += ["check_critic_loss", "check_gradient_penalty", "check_rmsprop_path"]
 __all__ += ["check_global_variance"]
 __all__ += ["check_matched_accuracy", "check_reparameterise"]
 __all__ += ["check_psnr", "check_receptive_field"]

@@ -10,7 +10,7 @@ import torch
 from .. import collapse, metrics
 from ._core import Case, CheckResult, check_function
 
-__all__ = ["check_reverse_kl_to_uniform", "check_minibatch_stddev"]
+__all__ = ["check_reverse_kl_to_uniform", "check_minibatch_stddev", "check_minibatch_features"]
 
 
 def check_reverse_kl_to_uniform(student_fn: Callable) -> CheckResult:
@@ -43,6 +43,46 @@ def check_minibatch_stddev(student_fn: Callable) -> CheckResult:
     ]
     return check_function(student_fn, _reference_minibatch_stddev, cases, name="minibatch stddev",
                           blocked=["gan_lessons.collapse.minibatch_stddev"], atol=1e-5, rtol=1e-4)
+
+
+def check_minibatch_features(student_fn: Callable) -> CheckResult:
+    """Check ``student_fn(m) -> o``: m [batch, members, B, C] (the rows M_i = f(x_i) T), o [batch, members, B]
+    with o_{i,b} = sum_j exp(-||M_{i,b} - M_{j,b}||_1) over the whole batch of each member, j = i included."""
+    g = torch.Generator().manual_seed(7)
+    cases = [
+        Case("two samples, one member, one kernel of one number: M = [0] and [1] (o = 1 + e^-1 for both)",
+             (torch.tensor([[[[0.0]]], [[[1.0]]]]),)),
+        Case("a collapsed batch of 4 (all rows equal: o = 4, the batch size, everywhere)", (torch.ones(4, 1, 2, 3),)),
+        Case("L1, not L2: rows [0, 0] and [3, 4] (distance 7, not 5)",
+             (torch.tensor([[[[0.0, 0.0]]], [[[3.0, 4.0]]]]),)),
+        Case("random m of shape [6, 3, 4, 2] (3 members that never mix, 4 kernels)",
+             (torch.randn(6, 3, 4, 2, generator=g),)),
+    ]
+    return check_function(student_fn, _reference_minibatch_features, cases, name="minibatch features",
+                          blocked=["gan_lessons.collapse.minibatch_features"], atol=1e-5, rtol=1e-4)
+
+
+def _reference_minibatch_features(m: torch.Tensor) -> torch.Tensor:
+    return collapse.minibatch_features(m, group=m.shape[0])  # one group: the whole batch
+
+
+def _wrong_without_self(m):
+    """leaves out j = i (the paper's sum includes it: every o is 1 smaller)"""
+    x = m.permute(1, 2, 0, 3)  # [members, B, batch, C]
+    return torch.exp(-torch.cdist(x, x, p=1)).sum(-1).permute(2, 0, 1) - 1
+
+
+def _wrong_l2(m):
+    """Euclidean distance instead of L1"""
+    x = m.permute(1, 2, 0, 3)
+    return torch.exp(-torch.cdist(x, x)).sum(-1).permute(2, 0, 1)
+
+
+def _wrong_pooled_members_features(m):
+    """sums over every member's samples: the ensemble's GANs mix"""
+    x = m.permute(2, 0, 1, 3).flatten(1, 2)  # [B, batch * members, C]
+    o = torch.exp(-torch.cdist(x, x, p=1)).sum(-1)  # [B, batch * members]
+    return o.view(m.shape[2], m.shape[0], m.shape[1]).permute(1, 2, 0)
 
 
 def _reference_reverse_kl(counts: torch.Tensor) -> float:
@@ -103,4 +143,5 @@ def _wrong_pooled_members(h):
 WRONG_IMPLEMENTATIONS = {
     "check_reverse_kl_to_uniform": [_wrong_forward_kl, _wrong_without_k, _wrong_zero_when_empty, _wrong_log2],
     "check_minibatch_stddev": [_wrong_unbiased_std, _wrong_std_over_features, _wrong_pooled_members],
+    "check_minibatch_features": [_wrong_without_self, _wrong_l2, _wrong_pooled_members_features],
 }

@@ -5,10 +5,10 @@ from typing import Callable
 
 import torch
 
-from .. import latent, objectives
+from .. import checkpoints, latent, objectives
 from ._core import Case, CheckResult, check_function
 
-__all__ = ["check_feature_matching_loss", "check_interpolate"]
+__all__ = ["check_feature_matching_loss", "check_interpolate", "check_early_stopping"]
 
 
 def check_feature_matching_loss(student_fn: Callable) -> CheckResult:
@@ -76,7 +76,55 @@ def _wrong_reversed(z0, z1, n):
     return t * z0 + (1 - t) * z1
 
 
+def check_early_stopping(student_fn: Callable) -> CheckResult:
+    """Check ``student_fn(fids, patience) -> (stop, best)``: stop at the first checkpoint ``patience`` checkpoints
+    after the best FID so far without a lower one (ties do not count as lower), keep the best up to there."""
+    cases = [
+        Case("FIDs [9, 7, 8, 8, 6], patience 2 (best 7 at 1; 8 and 8 do not beat it: stop at 3, keep 1)",
+             ([9.0, 7.0, 8.0, 8.0, 6.0], 2)),
+        Case("FIDs falling at every checkpoint [5, 4, 3, 2], patience 1 (never stops early: (3, 3))",
+             ([5.0, 4.0, 3.0, 2.0], 1)),
+        Case("a tie is not an improvement: [3, 3, 3], patience 2 (stop at 2, keep 0)", ([3.0, 3.0, 3.0], 2)),
+        Case("patience longer than the run: [4, 5, 6], patience 5 (stop at the last, keep 0)", ([4.0, 5.0, 6.0], 5)),
+        Case("one checkpoint [7], patience 1", ([7.0], 1)),
+        Case("FIDs [50, 40, 45, 39, 41, 42, 43], patience 3 (the 39 resets the wait: stop at 6, keep 3)",
+             ([50.0, 40.0, 45.0, 39.0, 41.0, 42.0, 43.0], 3)),
+    ]
+    return check_function(student_fn, _reference_early_stopping, cases, name="early stopping",
+                          blocked=["gan_lessons.checkpoints.early_stopping"])
+
+
+def _reference_early_stopping(fids, patience):
+    return checkpoints.early_stopping(fids, patience)
+
+
+def _early_stopping(fids, patience, tie_improves=False, wait=0, keep_last=False):
+    best = 0
+    for i, v in enumerate(fids):
+        if v < fids[best] or (tie_improves and v == fids[best]):
+            best = i
+        elif i - best >= patience + wait:
+            return i, (i if keep_last else best)
+    return len(fids) - 1, (len(fids) - 1 if keep_last else best)
+
+
+def _wrong_ties_improve(fids, patience):
+    """counts a tie as an improvement (<= instead of <)"""
+    return _early_stopping(fids, patience, tie_improves=True)
+
+
+def _wrong_keeps_the_last(fids, patience):
+    """keeps the checkpoint where it stopped instead of the best one"""
+    return _early_stopping(fids, patience, keep_last=True)
+
+
+def _wrong_waits_one_more(fids, patience):
+    """waits patience + 1 checkpoints"""
+    return _early_stopping(fids, patience, wait=1)
+
+
 WRONG_IMPLEMENTATIONS = {
     "check_feature_matching_loss": [_wrong_not_squared, _wrong_per_sample, _wrong_mean_over_features],
     "check_interpolate": [_wrong_no_endpoint, _wrong_reversed],
+    "check_early_stopping": [_wrong_ties_improve, _wrong_keeps_the_last, _wrong_waits_one_more],
 }

@@ -6,10 +6,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .. import losses
+from .. import losses, wgan
 from ._core import Case, CheckResult, check_function
 
-__all__ = ["check_critic_loss", "check_gradient_penalty"]
+__all__ = ["check_critic_loss", "check_gradient_penalty", "check_rmsprop_path"]
 
 
 def check_critic_loss(student_fn: Callable) -> CheckResult:
@@ -134,8 +134,59 @@ def _wrong_paired(real_scores, fake_scores):
     return (fake_scores.flatten()[:n] - real_scores.flatten()[:n]).mean()
 
 
+def check_rmsprop_path(student_fn: Callable) -> CheckResult:
+    """Check ``student_fn(grads, lr, alpha, eps) -> theta``: RMSProp without momentum from theta = 0, v = 0 over
+    the gradients grads [steps, d]; theta [d] after the last step."""
+    g = torch.Generator().manual_seed(8)
+    cases = [
+        Case("one step, gradient [2] (v = 0.01 * 4, step 0.1 * 2 / 0.2: theta = [-1])",
+             (torch.tensor([[2.0]]), 0.1, 0.99, 0.0)),
+        Case("the gradient flips sign: [[1], [-1]] (no momentum, so the second step goes back)",
+             (torch.tensor([[1.0], [-1.0]]), 0.01, 0.9, 1e-8)),
+        Case("a zero gradient after a large one (v remembers, eps keeps the step finite)",
+             (torch.tensor([[10.0, 0.0], [0.0, 0.0]]), 0.01, 0.99, 1e-8)),
+        Case("20 random gradients in 3 dimensions, alpha 0.99",
+             (torch.randn(20, 3, generator=g, dtype=torch.float64), 5e-4, 0.99, 1e-8)),
+    ]
+    return check_function(student_fn, _reference_rmsprop_path, cases, name="RMSProp path",
+                          blocked=["gan_lessons.wgan.rmsprop_path"], atol=1e-7, rtol=1e-5)
+
+
+def _reference_rmsprop_path(grads, lr, alpha, eps):
+    return wgan.rmsprop_path(grads, lr, alpha, eps)
+
+
+def _wrong_with_momentum(grads, lr, alpha, eps):
+    """adds momentum 0.5 to the step (what the WGAN paper avoided)"""
+    theta, v, buf = torch.zeros_like(grads[0]), torch.zeros_like(grads[0]), torch.zeros_like(grads[0])
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g * g
+        buf = 0.5 * buf + g / (v.sqrt() + eps)
+        theta = theta - lr * buf
+    return theta
+
+
+def _wrong_eps_inside(grads, lr, alpha, eps):
+    """eps inside the square root, and the squared gradient averaged without (1 - alpha)"""
+    theta, v = torch.zeros_like(grads[0]), torch.zeros_like(grads[0])
+    for g in grads:
+        v = alpha * v + g * g
+        theta = theta - lr * g / (v + eps).sqrt()
+    return theta
+
+
+def _wrong_no_sqrt(grads, lr, alpha, eps):
+    """divides by v instead of sqrt(v)"""
+    theta, v = torch.zeros_like(grads[0]), torch.zeros_like(grads[0])
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g * g
+        theta = theta - lr * g / (v + eps)
+    return theta
+
+
 WRONG_IMPLEMENTATIONS = {
     "check_critic_loss": [_wrong_sign, _wrong_hinge, _wrong_paired],
     "check_gradient_penalty": [_wrong_at_real_data, _wrong_flipped_eps, _wrong_batch_norm, _wrong_squared_norm,
                                _wrong_one_sided, _wrong_last_dim_norm],
+    "check_rmsprop_path": [_wrong_with_momentum, _wrong_eps_inside, _wrong_no_sqrt],
 }
