@@ -566,6 +566,8 @@ def specs():
         "gan_lessons.wgan:interpolate_gradient_norms": args(CALLABLE, T(None, 2), T(None, 2)),
         "gan_lessons.wgan:layer_gradient_norms": args(MODULE, T(None, 2), T(None, 2)),
         "gan_lessons.wgan:linear_weights": args(MODULE),
+        "gan_lessons.vbn:VirtualBatchNorm2d": args(P(), P(), maybe(F)),
+        "gan_lessons.vbn:VirtualBatchNormGenerator": args(MODULE, P(), maybe(I())),
         "gan_lessons.wgan:rmsprop_path": args(T(None, None), maybe(F), maybe(F), maybe(F)),
         # claims
         "gan_lessons.claims:claim": args(maybe(S("a-claim")), maybe(BOOL), true_text=maybe(S("yes")),

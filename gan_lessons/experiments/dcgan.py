@@ -11,7 +11,7 @@ import scipy.stats
 import torch
 from torch import Tensor, nn
 
-from .. import classifier, data, metrics, models, objectives, train
+from .. import classifier, data, metrics, models, objectives, train, vbn
 from ..attributes import ink
 from ..mnist import load_digits
 from .. import runtime
@@ -23,6 +23,7 @@ VARIANTS = ("plain", "feature matching", "label smoothing", "historical averagin
 GRID = 64  # digits in the fixed-noise sample grid (8 x 8)
 SLIDES_GRID, SLIDES_EVERY = 25, 400  # the course's MNIST example keeps 25 samples every 400 batches: so does the MLP
 CHECKPOINT_EVAL = 500  # digits of the fixed noise per snapshot, whose classifier features give its FID
+NORMS = ("batch", "virtual")  # G's normalisation in the virtual-batch-norm comparison
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Budget(runtime.Budget):
     compare_steps: int = sized(375, 5_000, steps=True, minimum=10)  # per technique (steps / 4)
     compare_ema_decay: float = sized(0.99, 0.999)  # shorter runs: a shorter EMA memory
     failure_steps: int = sized(150, 2_000, steps=True, minimum=10)  # the run where D wins
+    vbn_steps: int = sized(250, 5_000, steps=True, minimum=10)  # each run of the batch norm vs VBN comparison
+    vbn_width: int = sized(16, 64)  # its DCGAN channels (quick: half the chapter's width, to afford the seeds)
+    vbn_seeds: int = sized(3, 5)  # seeds per normalisation
     batch_size: int = sized(64, 128)
     width: int = sized(32, 64)  # DCGAN channels (models.DCGANGenerator)
     ema_decay: float = sized(0.995, 0.999)  # EMA of G: ~1/(1 - decay) steps of memory
@@ -111,6 +115,50 @@ def train_run(kind: str, digits: dict[str, Tensor], profile: str, seed: int = 0,
     return train.train_gan(G, D, sampler, cfg, latent_dim=LATENT_DIM, objective=objective, device=device,
                            cache=name, snapshot=_snapshot(z, y, grid, checkpoints), snapshot_every=every,
                            progress=progress)
+
+
+def train_norm_run(norm: str, digits: dict[str, Tensor], profile: str, seed: int = 0,
+                   progress: bool = True) -> train.GANTrainer:
+    """One run of the batch norm vs virtual batch norm comparison (cached): the DCGAN recipe at the budget's
+    ``vbn_width`` and ``vbn_steps``, G with batch norm (``'batch'``) or with :class:`vbn.VirtualBatchNormGenerator`
+    (``'virtual'``: a fixed reference batch of ``batch_size`` codes drawn with ``seed``). D is the same in both."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown normalisation {norm!r}: use one of {', '.join(NORMS)}")
+    b = budget(profile)
+    device = get_device()
+    speed = runtime.image_precision(device)
+    cfg = config(b, seed, b["vbn_steps"], precision=speed["precision"], ema_decay=b["compare_ema_decay"])
+    seed_everything(seed)
+    G, D = make_models("dcgan", b["vbn_width"])
+    if norm == "virtual":
+        G = vbn.VirtualBatchNormGenerator(G, reference=b["batch_size"], seed=seed)
+    if speed["channels_last"]:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    return train.train_gan(G, D, data.TensorSampler(digits["train_x"]), cfg, latent_dim=LATENT_DIM, device=device,
+                           cache=f"dcgan-norm-{norm}", progress=progress)
+
+
+def batch_dependence(trainer: train.GANTrainer, n: int = 64, seed: int = 0) -> float:
+    """How much the digit G draws for one code changes with the rest of its batch *while training* (train mode):
+    the mean absolute pixel difference between G(z_0) in two batches of n codes that share only z_0. Runs on a
+    copy of G (batch norm's running statistics of the trained G stay as they are)."""
+    check_n = n if isinstance(n, int) and not isinstance(n, bool) and n >= 2 else None
+    if check_n is None:
+        raise ValueError(f"n must be an integer >= 2 (a batch with at least one other code), got {n!r}")
+    G = copy.deepcopy(trainer.G).train()
+    g = torch.Generator().manual_seed(seed)
+    z0, a, b = (torch.randn(k, LATENT_DIM, generator=g).to(trainer.device) for k in (1, n - 1, n - 1))
+    with torch.no_grad():
+        first, second = G(torch.cat([z0, a]))[0], G(torch.cat([z0, b]))[0]
+    return float((first.float() - second.float()).abs().mean())
+
+
+def mean_and_se(values) -> tuple[float, float]:
+    """(mean, standard error = sample std / sqrt(n), 0 for one value) of a list of numbers (one per seed)."""
+    x = torch.as_tensor(values, dtype=torch.float64)
+    if x.dim() != 1 or len(x) == 0 or not torch.isfinite(x).all():
+        raise ValueError("values must be a non-empty list of finite numbers, one per seed")
+    return float(x.mean()), (float(x.std() / math.sqrt(len(x))) if len(x) > 1 else 0.0)
 
 
 def fixed_noise(seed: int = 0, n: int = GRID) -> Tensor:
