@@ -138,19 +138,19 @@ def train_norm_run(norm: str, digits: dict[str, Tensor], profile: str, seed: int
                            cache=f"dcgan-norm-{norm}", progress=progress)
 
 
-def batch_dependence(trainer: train.GANTrainer, n: int = 64, seed: int = 0) -> float:
+def batch_dependence(trainer: train.GANTrainer, n: int | None = None, seed: int = 0) -> float:
     """How much the digit G draws for one code changes with the rest of its batch *while training* (train mode):
-    the mean absolute pixel difference between G(z_0) in two batches of n codes that share only z_0. Runs on a
-    copy of G (batch norm's running statistics of the trained G stay as they are)."""
-    check_n = n if isinstance(n, int) and not isinstance(n, bool) and n >= 2 else None
-    if check_n is None:
+    the largest absolute pixel difference between G(z_0) in two batches of n codes (default: the training batch)
+    that share only z_0. Runs on a copy of G (batch norm's running statistics of the trained G stay as they are)."""
+    n = trainer.config.batch_size if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2 (a batch with at least one other code), got {n!r}")
     G = copy.deepcopy(trainer.G).train()
     g = torch.Generator().manual_seed(seed)
     z0, a, b = (torch.randn(k, LATENT_DIM, generator=g).to(trainer.device) for k in (1, n - 1, n - 1))
     with torch.no_grad():
         first, second = G(torch.cat([z0, a]))[0], G(torch.cat([z0, b]))[0]
-    return float((first.float() - second.float()).abs().mean())
+    return float((first.float() - second.float()).abs().max())
 
 
 def mean_and_se(values) -> tuple[float, float]:
