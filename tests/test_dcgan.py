@@ -226,8 +226,10 @@ def test_losses_between_checkpoints_by_hand():
     h = train.History(step=[1, 2, 3, 4, 5, 6], d_loss=[0.0] * 6, g_loss=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
                       d_real=[0.5] * 6, d_fake=[0.5] * 6)
     assert dcgan.losses_between(h, [0, 2, 6]) == [1.5, 4.5]  # (0, 2] and (2, 6]
-    with pytest.raises(ValueError, match="logged no step in"):
-        dcgan.losses_between(h, [0, 6, 8])
+    assert dcgan.losses_between(h, [0, 6, 8]) == [3.5, 6.0]  # nothing logged in (6, 8]: the last value, 6
+    sparse = train.History(step=[5, 10], d_loss=[0.0] * 2, g_loss=[1.0, 2.0], d_real=[0.5] * 2, d_fake=[0.5] * 2)
+    with pytest.raises(ValueError, match="logged no step up to 3"):
+        dcgan.losses_between(sparse, [0, 3, 10])
     with pytest.raises(ValueError, match="key must be"):
         dcgan.losses_between(h, [0, 2], key="fid")
 

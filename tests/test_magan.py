@@ -131,8 +131,8 @@ def test_the_chapter_study_at_a_short_budget(monkeypatch, tmp_path):
     assert set(study) == set(chapter.MARGINS)
     assert study["fixed at 1"]["margin"] == 1.0 and study["fixed at 1"]["margin_se"] == 0.0
     for run, scores in study.items():
-        assert scores["updates"] == [chapter.MARGIN_EPOCH, 2 * chapter.MARGIN_EPOCH]
-        assert scores["trace"].shape == (2, chapter.budget("quick").margin_seeds)
+        assert scores["updates"] == list(range(20, 201, 20))  # a 200-step run: ten epochs of 20 updates
+        assert scores["trace"].shape == (10, chapter.budget("quick").margin_seeds)
         assert 0 <= scores["hq"] <= 1 and 0 <= scores["modes"] <= 8
         assert scores["margin"] <= chapter.MARGINS[run][0]
     summary = chapter.margin_summary(study)

@@ -236,15 +236,17 @@ def checkpoint_fids(trainer: train.GANTrainer, real_features: Tensor) -> dict:
 
 def losses_between(history: train.History, steps: list[int], key: str = "g_loss") -> list[float]:
     """The mean of ``history``'s ``key`` over the logged steps after each of ``steps`` up to and including the
-    next: one value per checkpoint but the first (what the loss curve said while the run went there)."""
+    next: one value per checkpoint but the first (what the loss curve said while the run went there). Where no
+    step of an interval was logged, the last value logged before its end stands for it."""
     if key not in ("g_loss", "d_loss", "d_real", "d_fake"):
         raise ValueError(f"key must be g_loss, d_loss, d_real or d_fake, got {key!r}")
     values = getattr(history, key)
     out = []
     for lo, hi in zip(steps, steps[1:]):
-        window = [v for s, v in zip(history.step, values) if lo < s <= hi]
+        window = [v for s, v in zip(history.step, values) if lo < s <= hi] or \
+            [v for s, v in zip(history.step, values) if s <= hi][-1:]
         if not window:
-            raise ValueError(f"the history logged no step in ({lo}, {hi}]: log more often (TrainConfig.log_every)")
+            raise ValueError(f"the history logged no step up to {hi}: log more often (TrainConfig.log_every)")
         out.append(sum(window) / len(window))
     return out
 
