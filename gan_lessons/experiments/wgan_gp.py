@@ -41,7 +41,7 @@ class Budget(runtime.Budget):
     mnist_steps: int = sized(100, 10_000, steps=True)
     mnist_width: int = sized(16, 64)  # channels of the MNIST generator and critic
     mnist_lr: float = sized(5e-4, 1e-4)  # Adam, both players (Gulrajani et al.: 1e-4)
-    clip_mnist_steps: int = sized(250, 10_000, steps=True)  # generator steps of each clipped WGAN on MNIST
+    clip_mnist_steps: int = sized(120, 10_000, steps=True)  # generator steps of each clipped WGAN on MNIST
     clip_mnist_lr: float = sized(5e-4, 5e-5)  # both optimizers, both players (Arjovsky et al.: 5e-5)
 
 
