@@ -78,3 +78,25 @@ def test_bookkeeping_is_hidden(path):
              if re.search(r"\bglue\(|\bclaims\.(claim|save)\(", cell.source)]
     assert not shown, f"{path.name}: visible code cells {shown} call glue/claims; move the calls into a cell " \
                       "tagged remove-input"
+
+
+def literal_glue_keys(nb) -> list[str]:
+    """The keys a notebook glues by a literal name, glue("key", ...), once per call site (f-string keys are left out)."""
+    return [m.group(2) for cell in nb.cells if cell.cell_type == "code"
+            for m in re.finditer(r"\bglue\(\s*(['\"])([^'\"{}]+)\1", cell.source)]
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
+def test_each_glue_key_is_glued_once(path):
+    """myst-nb warns on a key glued twice, and the -W book build fails on that warning at the end of CI; this
+    finds it in seconds. Give the second value its own name."""
+    keys = literal_glue_keys(nbformat.read(path, as_version=4))
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    assert not twice, f"{path.name}: glue keys set in more than one place: {twice}; rename one of each pair " \
+                      "(and its {glue:text} references)"
+
+
+def test_the_glue_key_check_finds_a_key_glued_twice():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('glue("lr", 1, display=False)'),
+                                         nbformat.v4.new_code_cell("glue('lr', 2)\nglue(f\"{name}_x\", 3)")])
+    assert literal_glue_keys(nb) == ["lr", "lr"]
