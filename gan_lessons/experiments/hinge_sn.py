@@ -30,8 +30,9 @@ class Budget(runtime.Budget):
     batch_size: int = sized(128, 256)
     probe_d_steps: int = sized(200, 1_000, steps=True)  # D updates of the margin probe
     n_eval: int = sized(2_500, 10_000)  # samples per member for the ring metrics
-    mnist_steps: int = sized(200, 5_000, steps=True)
+    mnist_steps: int = sized(1_500, 5_000, steps=True)
     mnist_width: int = sized(16, 64)
+    mnist_lr: float = sized(5e-4, 2e-4)  # Adam's learning rate for G and D on MNIST (DCGAN's 2e-4 on a GPU)
     mnist_eval: int = sized(1_000, 10_000)  # generated digits per score
 
 
@@ -162,7 +163,8 @@ def train_mnist_variant(variant: str, images: Tensor, profile: str = "quick", se
     if variant == "hinge-sn":  # SNGAN's discriminator: no batch norm, every layer normalised
         D = spectral.spectral_normalize(models.without_batchnorm(D))
     objective = objectives.JSObjective() if variant == "ns" else objectives.HingeObjective()
-    cfg = train.TrainConfig(steps=b["mnist_steps"], batch_size=64, lr_d=2e-4, lr_g=2e-4, seed=seed, log_every=10)
+    cfg = train.TrainConfig(steps=b["mnist_steps"], batch_size=64, lr_d=b["mnist_lr"], lr_g=b["mnist_lr"], seed=seed,
+                            log_every=10)
     return train.train_gan(G, D, data.TensorSampler(images), cfg, latent_dim=MNIST_LATENT_DIM, objective=objective,
                            progress=False, cache=f"hinge-sn-mnist-{variant}")
 
