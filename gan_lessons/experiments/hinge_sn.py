@@ -32,7 +32,7 @@ class Budget(runtime.Budget):
     n_eval: int = sized(2_500, 10_000)  # samples per member for the ring metrics
     mnist_steps: int = sized(1_500, 5_000, steps=True)
     mnist_width: int = sized(16, 64)
-    mnist_lr: float = sized(5e-4, 2e-4)  # Adam's learning rate for G and D on MNIST (DCGAN's 2e-4 on a GPU)
+    mnist_lr: float = sized(5e-4, 2e-4)  # Adam's learning rate for G and D on MNIST (full: DCGAN's 2e-4)
     mnist_eval: int = sized(1_000, 10_000)  # generated digits per score
 
 
