@@ -21,7 +21,7 @@ from gan_lessons.experiments import encoders  # noqa: E402
 KEYS = {"vae_recognised", "vaegan_recognised", "vae_sharpness", "vaegan_sharpness", "real_sharpness",
         "mrgan_grid_modes_mean", "mrgan_grid_modes_se", "gan_grid_modes_mean", "gan_grid_modes_se",
         "infogan_code_accuracy", "infogan_slant_correlation", "vae_reconstruction_error",
-        "vaegan_reconstruction_error", "infogan_noise_share"}
+        "vaegan_reconstruction_error", "infogan_noise_share", "infogan_categorical_only_accuracy"}
 
 
 @pytest.mark.slow
@@ -33,9 +33,10 @@ def test_cli_prints_the_issue_json(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert KEYS <= set(result), sorted(KEYS - set(result))
     assert all(math.isfinite(result[k]) for k in KEYS)
-    for k in ("vae_recognised", "vaegan_recognised", "infogan_code_accuracy"):
+    for k in ("vae_recognised", "vaegan_recognised", "infogan_code_accuracy", "infogan_categorical_only_accuracy"):
         assert 0 <= result[k] <= 1
-    assert 0.1 <= result["infogan_code_accuracy"]  # a one-to-one map is never below chance for 10 x 10
+    for k in ("infogan_code_accuracy", "infogan_categorical_only_accuracy"):
+        assert 0.1 <= result[k]  # a one-to-one map is never below chance for 10 x 10
     assert -1 <= result["infogan_slant_correlation"] <= 1 and 0 <= result["infogan_noise_share"] <= 1
     assert 0 < result["gan_grid_modes_mean"] <= 25 and result["gan_grid_modes_se"] >= 0
 
@@ -55,5 +56,12 @@ def test_figures_draw_from_tiny_runs(tmp_path, monkeypatch):
     assert run.step == 2 and run.noise_sampler.noise_dim == encoders.budget("quick")["info_noise"]
     for code in encoders.CODES:
         encoders.draw_code(Figure(), code, run)
+    options = {**encoders.categorical_options("quick"), "steps": 2, "width": 4, "batch_size": 8}
+    categorical = infogan.train_infogan(digits, progress=False, **options)
+    codes = categorical.noise_sampler
+    assert (codes.continuous, (codes.noise_dim, codes.noise_std)) == (0, encoders.CLUSTER_NOISE)
+    assert categorical.config.lr_g == encoders.budget("quick")["cat_lr_g"]
+    encoders.draw_code(Figure(), "c_1", categorical)
+    assert 0.1 <= infogan.code_accuracy(categorical, per_category=2)[0] <= 1
     with pytest.raises(ValueError, match="unknown code"):
         encoders.draw_code(Figure(), "c_9", run)
