@@ -51,8 +51,6 @@ class LatentCodes:
     ``noise_std`` (0.1 in ClusterGAN, Mukherjee et al. 2019) keeps the ten one-hot corners of G's input far apart
     compared with the noise around each, so the noise cannot move G from one digit to another as cheaply as c_1.
     Every method takes noise in standard units (draws of N(0, I)); :meth:`assemble` scales it by ``noise_std``.
-    Likewise G sees the continuous codes times ``continuous_scale`` (1 in the paper), while Q, the information
-    bound and every method here speak of them in their prior's units, U(-1, 1).
 
     The memory contract: the trainer does not pass z to the objective, so every call remembers its draw in
     ``last`` and :class:`InfoGANObjective` reads the codes of the fakes from there. This holds because
@@ -66,7 +64,6 @@ class LatentCodes:
     categories: int = 10  # size of the one categorical code c_1 (0: none)
     continuous: int = 2  # number of continuous codes c_2, c_3, ... ~ U(-1, 1)
     noise_std: float = 1.0  # standard deviation of the noise part of z
-    continuous_scale: float = 1.0  # G's input holds c_2, c_3, ... times this
     last: Tensor | None = field(default=None, init=False, repr=False, compare=False)  # the latest draw
 
     def __post_init__(self) -> None:
@@ -74,7 +71,6 @@ class LatentCodes:
         check_int("categories", self.categories, minimum=0, maximum=MAX_CODES)
         check_int("continuous", self.continuous, minimum=0, maximum=MAX_CODES)
         check_positive("noise_std", self.noise_std)
-        check_positive("continuous_scale", self.continuous_scale)
         if self.categories + self.continuous == 0:
             raise ValueError("InfoGAN needs at least one code: give categories >= 1 or continuous >= 1")
         if self.categories == 1:
@@ -97,11 +93,10 @@ class LatentCodes:
 
     def assemble(self, noise: Tensor, category: Tensor | None, cont: Tensor) -> Tensor:
         """z [n, dim] from noise [n, noise_dim] in standard units (scaled here by ``noise_std``), category ids
-        [n] (int64; None when categories == 0) and continuous codes [n, continuous] in the prior's units (scaled
-        here by ``continuous_scale``)."""
+        [n] (int64; None when categories == 0) and continuous codes [n, continuous]."""
         n = _check_matrix("noise", noise, self.noise_dim).shape[0]
         _check_matrix("cont", cont, self.continuous, n)
-        parts = [noise.float() * self.noise_std, cont.float() * self.continuous_scale]
+        parts = [noise.float() * self.noise_std, cont.float()]
         if self.categories:
             if not isinstance(category, Tensor) or category.shape != (n,) or category.dtype != torch.int64:
                 raise ValueError(f"category must be an int64 tensor [{n}] of category ids, got "
@@ -113,11 +108,10 @@ class LatentCodes:
 
     def split(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
         """The inverse of :meth:`assemble`: (noise [n, noise_dim] in standard units, category ids [n] or None,
-        continuous [n, m] in the prior's units)."""
+        continuous [n, m])."""
         _check_matrix("z", z, self.dim)
         noise, onehot, cont = z.split([self.noise_dim, self.categories, self.continuous], dim=1)
-        return (noise / self.noise_std, (onehot.argmax(dim=1) if self.categories else None),
-                cont / self.continuous_scale)
+        return noise / self.noise_std, (onehot.argmax(dim=1) if self.categories else None), cont
 
     def category_grid(self, per_category: int, seed: int = 0) -> Tensor:
         """Codes [categories * per_category, dim] for a figure with one row per category: row k has c_1 = k,

@@ -21,17 +21,16 @@ def test_codes_are_laid_out_noise_onehot_continuous_and_split_back():
     torch.testing.assert_close(codes.assemble(noise, category, cont), z)
 
 
-def test_noise_std_and_continuous_scale_scale_only_their_part_and_split_undoes_them():
+def test_noise_std_scales_only_the_noise_and_split_undoes_it():
     plain = infogan.LatentCodes(noise_dim=3, categories=4, continuous=2)
-    small = infogan.LatentCodes(noise_dim=3, categories=4, continuous=2, noise_std=0.1, continuous_scale=0.5)
+    small = infogan.LatentCodes(noise_dim=3, categories=4, continuous=2, noise_std=0.1)
     z_plain, z_small = plain(500, torch.Generator().manual_seed(0)), small(500, torch.Generator().manual_seed(0))
     torch.testing.assert_close(z_small[:, :3], 0.1 * z_plain[:, :3])  # the same draw, a tenth of the spread
-    torch.testing.assert_close(z_small[:, 3:7], z_plain[:, 3:7])  # the one-hot code untouched
-    torch.testing.assert_close(z_small[:, 7:], 0.5 * z_plain[:, 7:])  # G sees the continuous codes halved
+    torch.testing.assert_close(z_small[:, 3:], z_plain[:, 3:])  # one-hot and continuous codes untouched
     assert 0.08 < float(z_small[:, :3].std()) < 0.12
     noise, category, cont = small.split(z_small)
     torch.testing.assert_close(noise, z_plain[:, :3])  # back in standard units
-    torch.testing.assert_close(cont, z_plain[:, 7:])  # and in the prior's units, which Q reads
+    torch.testing.assert_close(cont, z_plain[:, 7:])
     torch.testing.assert_close(small.assemble(noise, category, cont), z_small)
     assert small.remembered(500)[1] is not None
     torch.testing.assert_close(small.remembered(500)[1], z_plain[:, 7:])
@@ -148,7 +147,6 @@ def test_correlation_pearson_and_spearman():
                                   lambda: infogan.LatentCodes(categories=0, continuous=0),
                                   lambda: infogan.LatentCodes(noise_std=0.0),
                                   lambda: infogan.LatentCodes(noise_std=float("nan")),
-                                  lambda: infogan.LatentCodes(continuous_scale=-1.0),
                                   lambda: infogan.InfoGANObjective(codes="codes"),
                                   lambda: infogan.matched_accuracy(torch.zeros(2, 2)),
                                   lambda: infogan.confusion_matrix(torch.tensor([3]), torch.tensor([0]), 2),
