@@ -166,6 +166,9 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     assert precision["summary"]["fp32"]["recognised_fraction_seed_spread"] == round(max(fp32) - min(fp32), 4)
     assert "GAN_LESSONS_PRECISION" not in os.environ  # each arm's setting is undone after its run
     assert "native bf16" in (tmp_path / "precision.md").read_text()
+    lr_d = recipe.main(["--compare", "lr_d", "--seeds", "1", "--steps", "10", "--output", str(tmp_path / "d.md")])
+    assert [(r["setting"], r["lr_d"]) for r in lr_d["runs"]] == [("chapter", 2e-4), ("faster_d", recipe.FASTER_LR_D)]
+    assert (tmp_path / "d.md").read_text().count("| faster_d |") == 1
 
 
 def test_fastest_alternating_runs_in_turn_and_keeps_each_minimum():
