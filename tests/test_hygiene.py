@@ -100,3 +100,37 @@ def test_the_glue_key_check_finds_a_key_glued_twice():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('glue("lr", 1, display=False)'),
                                          nbformat.v4.new_code_cell("glue('lr', 2)\nglue(f\"{name}_x\", 3)")])
     assert literal_glue_keys(nb) == ["lr", "lr"]
+
+
+def _prints_a_verdict(source: str) -> bool:
+    """Whether a cell's last statement is a bare ``claims.claim(...)``: Jupyter shows the returned verdict, so
+    the web page would print a lone ``True`` or ``False`` under the hidden bookkeeping cell (end it with ';')."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    last = body[-1] if body else None
+    if not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)):
+        return False
+    func = last.value.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "claim" and isinstance(func.value, ast.Name)
+            and func.value.id == "claims"):
+        return False
+    line = source.splitlines()[last.end_lineno - 1].encode()
+    return not line[last.end_col_offset:].decode().lstrip().startswith(";")
+
+
+def test_prints_a_verdict_finds_a_bare_claim_and_accepts_the_semicolon():
+    bare = 'x = 1\nclaims.claim(\n    "a", x > 0, true_text="t", false_text="f",\n)'
+    assert _prints_a_verdict(bare) and not _prints_a_verdict(bare + ";")
+    assert not _prints_a_verdict(bare + "\nglue('x', x, display=False)") and not _prints_a_verdict("ok = claims.claim(1)")
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
+def test_no_cell_prints_a_claims_verdict(path):
+    nb = nbformat.read(path, as_version=4)
+    loud = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and _prints_a_verdict(c.source)]
+    assert not loud, (f"{path.name}: cells {loud} end with a bare claims.claim(...), so the page prints its verdict "
+                      "(True/False); end the call with ';'")
