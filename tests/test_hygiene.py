@@ -125,7 +125,8 @@ def _prints_a_verdict(source: str) -> bool:
 def test_prints_a_verdict_finds_a_bare_claim_and_accepts_the_semicolon():
     bare = 'x = 1\nclaims.claim(\n    "a", x > 0, true_text="t", false_text="f",\n)'
     assert _prints_a_verdict(bare) and not _prints_a_verdict(bare + ";")
-    assert not _prints_a_verdict(bare + "\nglue('x', x, display=False)") and not _prints_a_verdict("ok = claims.claim(1)")
+    assert not _prints_a_verdict(bare + "\nglue('x', x, display=False)")
+    assert not _prints_a_verdict("ok = claims.claim(1)")
 
 
 @pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=IDS)
