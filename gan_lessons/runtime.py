@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import random
+import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterator, Mapping, TypeVar
 
@@ -35,6 +36,8 @@ __all__ = [
     "one_thread",
     "is_small",
     "SMALL_MODEL_PARAMETERS",
+    "ThreadPolicy",
+    "cpu_load",
     "native_bf16",
     "image_precision",
 ]
@@ -232,6 +235,108 @@ def is_small(*modules: torch.nn.Module, device: torch.device | str = "cpu") -> b
     if kind != "cpu":
         return False
     return sum(p.numel() for m in modules for p in m.parameters()) < SMALL_MODEL_PARAMETERS
+
+
+LOAD_CHECK_SECONDS = 2.0  # how often a CPU training loop re-reads the machine's load (ThreadPolicy)
+
+
+def cpu_load() -> tuple[float, float, float] | None:
+    """(wall seconds, CPU seconds used by every process, CPU seconds used by this one) now, from ``psutil``;
+    None where psutil is missing or cannot read them. Two readings give the other processes' load in cores:
+    (delta all - delta this) / delta wall (:class:`ThreadPolicy`)."""
+    try:
+        import psutil
+
+        every = psutil.cpu_times()
+        mine = psutil.Process().cpu_times()
+    except Exception:  # psutil absent, or an OS that hides the counters: no load-aware policy
+        return None
+    idle = every.idle + getattr(every, "iowait", 0.0)
+    return time.monotonic(), sum(every) - idle - getattr(every, "guest", 0.0) - getattr(every, "guest_nice", 0.0), \
+        mine.user + mine.system
+
+
+class ThreadPolicy:
+    """How many torch threads a CPU training loop uses, step by step (``benchmarks/thread_policy.py``).
+
+    - Small networks (``small=True``, see :func:`is_small`) train on one thread throughout.
+    - Larger ones (chapter 5's DCGAN) start on torch's count and, every ``check_every`` seconds of training,
+      re-read the machine's load (:func:`cpu_load`): with ``others`` cores' worth of work from other processes
+      on ``cores`` cores, the loop uses ``max(1, min(torch's count, round(cores - others)))`` threads. Beside
+      one busy process on two cores that is one thread: two threads would wait for each other on the taken
+      core (measured 4.8x slower per step); on an idle machine it is torch's count again.
+
+    Use it as a context manager around the loop and call :meth:`check` once per step; the count torch had is
+    restored on exit. Where psutil cannot read the load, larger networks keep torch's count. ``load`` (a
+    callable like :func:`cpu_load`) and ``cores`` are for tests.
+    """
+
+    def __init__(self, small: bool, check_every: float = LOAD_CHECK_SECONDS, *, load=None,
+                 cores: int | None = None) -> None:
+        if not isinstance(small, bool):
+            raise TypeError(f"small must be True or False (see runtime.is_small), got {type(small).__name__}")
+        if isinstance(check_every, bool) or not isinstance(check_every, (int, float)) or not check_every > 0 \
+                or not math.isfinite(check_every):
+            raise ValueError(f"check_every must be a number of seconds > 0, got {check_every!r}")
+        if load is not None and not callable(load):
+            raise TypeError(f"load must be a callable like runtime.cpu_load, got {type(load).__name__}")
+        if cores is not None and (isinstance(cores, bool) or not isinstance(cores, int) or cores < 1):
+            raise ValueError(f"cores must be a whole number >= 1, got {cores!r}")
+        self.small, self.check_every = small, float(check_every)
+        self._load = cpu_load if load is None else load
+        self.cores = cores if cores is not None else _usable_cores()
+        self.before: int | None = None
+        self.most = 1
+        self._last: tuple[float, float, float] | None = None
+
+    @classmethod
+    def of(cls, *modules: torch.nn.Module, device: torch.device | str = "cpu") -> "ThreadPolicy":
+        """The policy for training these networks on ``device``: on a CPU as above (small by
+        :func:`is_small`); on a GPU it leaves torch's thread count alone."""
+        small = is_small(*modules, device=device)  # checks the arguments
+        return cls(small, load=cpu_load if torch.device(device).type == "cpu" else _no_load)
+
+    def __enter__(self) -> "ThreadPolicy":
+        self.before = torch.get_num_threads()
+        self.most = 1 if self.small else self.before
+        if self.most != self.before:
+            torch.set_num_threads(self.most)
+        self._last = self._load() if self.most > 1 else None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.before is not None and torch.get_num_threads() != self.before:
+            torch.set_num_threads(self.before)
+
+    def check(self) -> int:
+        """Re-read the load if ``check_every`` seconds have passed since the last reading and set the thread
+        count it calls for; return the count in use."""
+        if self._last is None:
+            return torch.get_num_threads()
+        now = self._load()
+        if now is None:
+            self._last = None
+            return torch.get_num_threads()
+        wall = now[0] - self._last[0]
+        if wall < self.check_every:
+            return torch.get_num_threads()
+        others = max(0.0, ((now[1] - self._last[1]) - (now[2] - self._last[2])) / wall)  # cores, other processes
+        self._last = now
+        threads = max(1, min(self.most, int(math.floor(self.cores - others + 0.5))))
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+        return threads
+
+
+def _no_load() -> None:
+    return None
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 PRECISIONS = ("auto", "fp32", "bf16")

@@ -35,7 +35,7 @@ from .latent import standard_normal_noise
 # The objectives live in gan_lessons.objectives; their names stay importable from here for the chapters.
 from .objectives import (OBJECTIVES, FeatureMatchingObjective, HingeObjective, JSObjective,  # noqa: F401
                          Objective, WassersteinObjective, feature_matching_loss, make_objective)
-from .runtime import get_device, is_small, one_thread, progress_bar
+from .runtime import ThreadPolicy, get_device, progress_bar
 
 __all__ = ["TrainConfig", "History", "GANTrainer", "TrainingDiverged", "train_gan", "standard_normal_noise",
            "run_cache_path"]
@@ -165,8 +165,9 @@ class GANTrainer:
             self.snapshots.append((self.step, snapshot(self)))
             check_snapshots(self.snapshots[-1:], snapshot)  # a value no checkpoint can hold: refused before training
         bar = progress_bar(total=steps, initial=self.step, enabled=progress)
-        with one_thread(is_small(self.G, self.D, device=self.device)), contextlib.closing(bar):  # thread policy
+        with ThreadPolicy.of(self.G, self.D, device=self.device) as threads, contextlib.closing(bar):
             while self.step < steps:
+                threads.check()  # the thread policy: one thread for small networks, load-aware on a CPU
                 self._one_step()
                 bar.update(1)
                 if snapshot is not None and (self.step == steps or

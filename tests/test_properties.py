@@ -504,6 +504,8 @@ def specs():
         "gan_lessons.runtime:step_scale": NONE,
         "gan_lessons.runtime:one_thread": args(st.one_of(BOOL, JUNK)),
         "gan_lessons.runtime:is_small": args(MODULE, MODULE, device=st.one_of(S("cpu", "meta", "bogus"), JUNK)),
+        "gan_lessons.runtime:cpu_load": NONE,
+        "gan_lessons.runtime:ThreadPolicy": args(maybe(BOOL), maybe(POS), cores=maybe(I(-1, 4))),
         "gan_lessons.runtime:native_bf16": NONE,
         "gan_lessons.runtime:image_precision": args(st.one_of(st.sampled_from([torch.device("cpu"),
                                                                                torch.device("cuda")]), JUNK)),

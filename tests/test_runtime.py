@@ -1,6 +1,9 @@
 """Device choice, profiles, seeding and the banner."""
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 import torch
 
@@ -172,6 +175,116 @@ def test_fit_trains_small_models_on_one_thread(hidden, expected):
         torch.set_num_threads(before)
 
 
+class _FakeLoad:
+    """runtime.cpu_load for tests: each call advances the clock by ``wall`` seconds, this process uses
+    ``mine`` cores and the other processes ``others`` cores meanwhile (set between calls)."""
+
+    def __init__(self, wall=10.0, others=0.0, mine=1.0):
+        self.t = self.every = self.own = 0.0
+        self.wall, self.others, self.mine = wall, others, mine
+
+    def __call__(self):
+        self.t += self.wall
+        self.own += self.mine * self.wall
+        self.every += (self.mine + self.others) * self.wall
+        return self.t, self.every, self.own
+
+
+def test_thread_policy_follows_the_load_of_other_processes():
+    from gan_lessons import runtime
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    load = _FakeLoad(wall=1.5, others=1.0)
+    try:
+        with runtime.ThreadPolicy(False, check_every=2.0, load=load, cores=2) as policy:
+            assert torch.get_num_threads() == 2  # torch's count until the first reading
+            assert policy.check() == 2  # 1.5 s since the first reading: too soon to re-read
+            assert policy.check() == 1  # 3 s: one other process fills a core of two -> one thread
+            load.others = 0.3
+            policy.check()
+            assert policy.check() == 2  # the machine is (nearly) free again
+            load.others = 0.7
+            policy.check()
+            assert policy.check() == 1  # round(2 - 0.7) = 1
+        assert torch.get_num_threads() == 2  # restored
+        with runtime.ThreadPolicy(False, load=_FakeLoad(others=5.0), cores=8):
+            torch.set_num_threads(4)
+        assert torch.get_num_threads() == 2  # restored after a change inside, too
+        with runtime.ThreadPolicy(True, load=_FakeLoad(others=0.0), cores=2) as policy:
+            assert torch.get_num_threads() == 1 and policy.check() == 1  # small: one thread, whatever the load
+        with runtime.ThreadPolicy(False, load=lambda: None, cores=2) as policy:
+            assert policy.check() == 2  # the load cannot be read: torch's count stays
+        with runtime.ThreadPolicy.of(models_pair()[0], device="meta") as policy:
+            assert policy.check() == 2  # not a CPU: unchanged
+    finally:
+        torch.set_num_threads(before)
+
+
+def models_pair():
+    from gan_lessons import models
+
+    return models.MLPGenerator(2, 2, 320, 2), models.MLPDiscriminator(2, 320, 2)
+
+
+def test_fit_drops_to_one_thread_beside_a_busy_process(monkeypatch):
+    from gan_lessons import data, runtime, train
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    monkeypatch.setattr(runtime, "_usable_cores", lambda: 2)
+    load = _FakeLoad(wall=3.0, others=1.0)
+    monkeypatch.setattr(runtime, "cpu_load", load)
+    try:
+        G, D = models_pair()  # above SMALL_MODEL_PARAMETERS: the load-aware branch
+        cfg = train.TrainConfig(steps=4, batch_size=16)
+        trainer = train.GANTrainer(G, D, data.TensorSampler(torch.randn(64, 2)), cfg, latent_dim=2, device="cpu")
+        trainer.fit(2, snapshot=lambda t: torch.get_num_threads(), snapshot_every=1, progress=False)
+        assert [v for step, v in trainer.snapshots if step > 0] == [1, 1]
+        load.others = 0.0
+        trainer.fit(4, snapshot=lambda t: torch.get_num_threads(), snapshot_every=1, progress=False)
+        assert [v for step, v in trainer.snapshots if step > 2] == [2, 2]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def _spin(stop):
+    while not stop.is_set():
+        pass
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 if hasattr(os, "sched_getaffinity") else True,
+                    reason="needs two cores: one for the busy process, one for the loop")
+def test_thread_policy_reads_a_real_busy_process():
+    import multiprocessing as mp
+
+    from gan_lessons import runtime
+
+    if runtime.cpu_load() is None:
+        pytest.skip("psutil cannot read this machine's load")
+    before = torch.get_num_threads()
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    busy = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(len(os.sched_getaffinity(0)))]
+    for p in busy:
+        p.start()
+    torch.set_num_threads(2)
+    try:
+        x, seen = torch.randn(256, 256), []
+        with runtime.ThreadPolicy(False, check_every=0.5, cores=2) as policy:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not (seen and seen[-1] == 1):
+                x = torch.tanh(x @ x.T / 256)
+                seen.append(policy.check())
+        assert seen[-1] == 1, f"the policy kept {seen[-1]} threads while every core was taken"
+    finally:
+        stop.set()
+        for p in busy:
+            p.join(timeout=5)
+        torch.set_num_threads(before)
+
+
 def test_thread_policy_rejects_bad_input():
     from gan_lessons import models, runtime
 
@@ -182,3 +295,12 @@ def test_thread_policy_rejects_bad_input():
         runtime.is_small("G")
     with pytest.raises(ValueError, match="unknown device"):
         runtime.is_small(models.MLPGenerator(1, 1, 8, 1), device="bogus")
+    with pytest.raises(TypeError, match="small must be True or False"):
+        runtime.ThreadPolicy("no")
+    for bad in (0, -1.0, float("nan"), "2"):
+        with pytest.raises(ValueError, match="check_every must be a number of seconds > 0"):
+            runtime.ThreadPolicy(False, bad)
+    with pytest.raises(TypeError, match="load must be a callable"):
+        runtime.ThreadPolicy(False, load=3)
+    with pytest.raises(ValueError, match="cores must be a whole number >= 1"):
+        runtime.ThreadPolicy(False, cores=0)
