@@ -251,9 +251,10 @@ def cpu_load() -> tuple[float, float, float] | None:
         mine = psutil.Process().cpu_times()
     except Exception:  # psutil absent, or an OS that hides the counters: no load-aware policy
         return None
-    idle = every.idle + getattr(every, "iowait", 0.0)
-    return time.monotonic(), sum(every) - idle - getattr(every, "guest", 0.0) - getattr(every, "guest_nice", 0.0), \
-        mine.user + mine.system
+    # busy = time the processes of this machine ran: not idle, not waiting on disks, not taken by the hypervisor
+    # (steal), and guest time only once (Linux counts it in user time too)
+    busy = sum(every) - sum(getattr(every, name, 0.0) for name in ("idle", "iowait", "steal", "guest", "guest_nice"))
+    return time.monotonic(), busy, mine.user + mine.system
 
 
 class ThreadPolicy:
@@ -264,11 +265,14 @@ class ThreadPolicy:
       re-read the machine's load (:func:`cpu_load`): with ``others`` cores' worth of work from other processes
       on ``cores`` cores, the loop uses ``max(1, min(torch's count, round(cores - others)))`` threads. Beside
       one busy process on two cores that is one thread: two threads would wait for each other on the taken
-      core (measured 4.8x slower per step); on an idle machine it is torch's count again.
+      core (a DCGAN step 2.2x to 4.8x slower, measured on two 2-core CPUs); on an idle machine it is torch's
+      count again.
 
     Use it as a context manager around the loop and call :meth:`check` once per step; the count torch had is
     restored on exit. Where psutil cannot read the load, larger networks keep torch's count. ``load`` (a
-    callable like :func:`cpu_load`) and ``cores`` are for tests.
+    callable like :func:`cpu_load`) and ``cores`` are for tests. The count can change during a run: on the AMD
+    EPYC measured, 1 and 2 threads train the DCGAN to the same weights bit for bit, but a CPU whose kernels split
+    sums by thread may round differently; ``OMP_NUM_THREADS=1`` (as nbval runs) holds every run on one thread.
     """
 
     def __init__(self, small: bool, check_every: float = LOAD_CHECK_SECONDS, *, load=None,
