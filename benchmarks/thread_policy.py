@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import sys
 from pathlib import Path
 
@@ -44,11 +43,6 @@ CASES = {  # name: (G, D, data shape, latent dim, batch): the chapters' networks
     "dcgan_ch5": (lambda: models.DCGANGenerator(64, 32), lambda: models.DCGANDiscriminator(32), (1, 28, 28), 64,
                   64),
 }
-
-
-def _spin(stop) -> None:
-    while not stop.is_set():
-        pass
 
 
 def trainer(name: str) -> train.GANTrainer:
@@ -106,15 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(q.numel() for m in (t.G, t.D) for q in m.parameters())
         out[name] = {"parameters": size, "one_thread_in_fit": runtime.is_small(t.G, t.D),
                      "idle": measure(name, args.steps, args.rounds, threads)}
-    stop = mp.Event()
-    busy = mp.Process(target=_spin, args=(stop,), daemon=True)
-    busy.start()
-    try:
-        for name in CASES:
-            out[name]["beside_busy_process"] = measure(name, args.steps, args.rounds, threads)
-    finally:
-        stop.set()
-        busy.join(timeout=5)
+    busy = beside_busy(lambda: {name: measure(name, args.steps, args.rounds, threads) for name in CASES})
+    for name in CASES:
+        out[name]["beside_busy_process"] = busy[name]
     for name in CASES:
         for when in ("idle", "beside_busy_process"):
             out[f"{name}_{when}_ratio"] = round(out[name][when]["ratio"], 3)

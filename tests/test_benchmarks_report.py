@@ -202,3 +202,22 @@ def test_dcgan_step_times_every_precision_setting_and_checks_the_policy(capsys, 
         assert out["fastest_setting"] in step.SETTINGS and out["flops_per_step"] > 0
         assert set(out["gemm_gflops"]) == ({"fp32"} if asked == "fp32" else {"fp32", "bf16"})
         assert out["target"]["policy_speedup"] in (1.8, 1.15)
+
+
+def test_thread_policy_times_the_fit_with_and_without_the_policy_idle_and_busy():
+    """benchmarks/thread_policy.py at a tiny size: every case idle and beside a busy process, and the DCGAN
+    through fit with the load-aware policy and with the thread count fixed."""
+    import json
+
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "thread_policy.py"), "--steps", "1",
+                           "--rounds", "1", "--fit-steps", "3"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for case in ("1d_mlp_ch1", "dcgan_ch5"):
+        assert {"idle", "beside_busy_process"} <= set(out[case]) and out[case]["idle"]["one_thread_ms"] > 0
+    fit = out["dcgan_fit"]
+    assert fit["steps"] == 3 and set(fit["busy_over_idle"]) == {"policy", "fixed"}
+    assert all(fit[when][arm] > 0 for when in ("idle_s", "beside_busy_process_s") for arm in ("policy", "fixed"))
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "thread_policy.py"), "--fit-steps", "-1"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "--fit-steps >= 0" in bad.stderr
