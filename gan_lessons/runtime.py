@@ -201,25 +201,17 @@ def progress_bar(total: int, initial: int = 0, enabled: bool = True, desc: str =
 SMALL_MODEL_PARAMETERS = 100_000  # below this (G and D together) a CPU run trains on one thread
 
 
-@contextlib.contextmanager
-def one_thread(enabled: bool = True) -> Iterator[None]:
+def one_thread(enabled: bool = True) -> contextlib.AbstractContextManager:
     """The block runs on one torch thread (the count is restored after it); ``enabled=False``: unchanged.
 
     The thread policy for small models on a CPU (``benchmarks/thread_policy.py``): a second thread makes
-    their steps no faster on an idle machine, and beside one other busy process it makes them about ten times
-    slower, since the two threads wait for each other on a core that is taken.
+    their steps no faster on an idle machine, and beside one other busy process it makes them several times
+    slower, since the two threads wait for each other on a core that is taken. It is :class:`ThreadPolicy`
+    for small networks, for blocks that are not training loops (sampling, classifying).
     """
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be True or False, got {type(enabled).__name__}")
-    before = torch.get_num_threads()
-    change = enabled and before != 1
-    if change:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if change:
-            torch.set_num_threads(before)
+    return ThreadPolicy(True) if enabled else contextlib.nullcontext()
 
 
 def is_small(*modules: torch.nn.Module, device: torch.device | str = "cpu") -> bool:

@@ -151,7 +151,7 @@ def _fit_vae(model: VAE, images: Tensor, steps: int, batch_size: int, lr: float,
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
     bar = runtime.progress_bar(total=steps, enabled=progress, desc="VAE")
     model.train()
-    with runtime.ThreadPolicy.of(model) as threads:
+    with runtime.ThreadPolicy.of(model, device=next(model.parameters()).device) as threads:
         for step in range(steps):
             threads.check()
             x = images[torch.randint(len(images), (batch_size,), generator=rng)]
