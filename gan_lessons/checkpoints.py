@@ -3,6 +3,7 @@
 * :func:`atomic_save` writes any ``torch.save``-able object so that a crash mid-write never leaves a half file.
 * :func:`trainer_state` is a trainer's full state with a SHA-256 of its content (:func:`content_hash`);
   :func:`load_trainer` checks keys, config, hash and shapes before it changes anything.
+* ``_run_lock`` holds a lock file beside a checkpoint while one process loads it, or trains and writes it.
 The run cache of :func:`train.train_gan`, which stores finished runs in such files, is :mod:`gan_lessons.runcache`.
 """
 from __future__ import annotations
@@ -12,15 +13,19 @@ import copy
 import hashlib
 import os
 import pickle
+import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import asdict
 from typing import Any
 
+import filelock
 import torch
 from torch import Tensor
 
 __all__ = ["atomic_save", "trainer_state", "content_hash", "check_snapshots", "load_trainer", "early_stopping"]
+LOCK_NOTICE_SECONDS = 5.0  # a run another process is training: say so after this long, then wait for it
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -46,6 +51,28 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+@contextmanager
+def _run_lock(path: Path):
+    """Hold the lock file ``<path>.lock`` (every process that asks for ``path`` waits for the holder) while a run is
+    loaded, or trained and saved there. Where no lock file can be made (a read-only folder), nothing is held."""
+    lock = filelock.FileLock(f"{path}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=LOCK_NOTICE_SECONDS)
+        except filelock.Timeout:  # (a TimeoutError, so caught before the OSError below)
+            print(f"Another process is training this run ({path.name}); waiting for it to finish, then "
+                  "loading it.", file=sys.stderr, flush=True)
+            lock.acquire()
+    except OSError:
+        lock = None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def trainer_state(trainer) -> dict[str, Any]:

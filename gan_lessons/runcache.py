@@ -5,7 +5,8 @@ result (settings, objective, initial weights, data, fit options, and the source 
 run depends on, :func:`source_key`). Editing a plotting helper therefore keeps every cached run; editing the
 trainer, a loss or a model gives new keys, so a cached run is never stale. The files are checkpoints of
 :mod:`gan_lessons.checkpoints` (verified, loaded all or nothing); :func:`load_or_train` never loses a run to a
-failed save.
+failed save. Two processes that ask for the same run at once (two notebooks, or nbval's workers) train it once:
+the second waits for the first's file (a lock file beside it, ``checkpoints._run_lock``) and loads it.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any, Iterable
 import torch
 from torch import Tensor, nn
 
-from .checkpoints import _check_trainer
+from .checkpoints import _check_trainer, _run_lock
 
 __all__ = ["load_or_train", "cache_root", "run_cache_path", "run_fingerprint", "source_key", "module_dependencies"]
 
@@ -38,19 +39,20 @@ def load_or_train(trainer, path: Path, fit_options: dict[str, Any]):
     if not isinstance(path, Path) or not isinstance(fit_options, dict):
         raise TypeError(f"path must be a pathlib.Path and fit_options a dict of fit() options, got "
                         f"{type(path).__name__} and {type(fit_options).__name__}")
-    if path.is_file():
+    with _run_lock(path):  # another process training this run: wait for it, then load its file
+        if path.is_file():
+            try:
+                return trainer.load(path)
+            except Exception as err:  # a partial or foreign file (load left the trainer as it was): train again
+                warnings.warn(f"ignoring unreadable cached run {path} ({err}); training again", stacklevel=3)
+        trainer.fit(**fit_options)
         try:
-            return trainer.load(path)
-        except Exception as err:  # a partial or foreign file (load left the trainer as it was): train again
-            warnings.warn(f"ignoring unreadable cached run {path} ({err}); training again", stacklevel=3)
-    trainer.fit(**fit_options)
-    try:
-        trainer.save(path)
-    except OSError as err:
-        warnings.warn(f"could not store the finished run in the run cache at {path} ({err}); the run is "
-                      "kept in memory only. Point GAN_LESSONS_CACHE at a writable folder, or set it to 'off'.",
-                      stacklevel=3)
-    return trainer
+            trainer.save(path)
+        except OSError as err:
+            warnings.warn(f"could not store the finished run in the run cache at {path} ({err}); the run is "
+                          "kept in memory only. Point GAN_LESSONS_CACHE at a writable folder, or set it to 'off'.",
+                          stacklevel=3)
+        return trainer
 
 
 def cache_root() -> Path | None:

@@ -11,8 +11,11 @@ import errno
 import math
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
+import filelock
 import numpy as np
 import pytest
 import torch
@@ -58,6 +61,11 @@ def trainer(width=8, sampler=RING.sample, **kw):
 
 def cached_run(sampler=RING.sample, name="unit", **fit):
     return train.train_gan(*nets(), sampler, config(), latent_dim=2, cache=name, progress=False, **fit)
+
+
+def entries(folder):
+    """The files of a run-cache folder, less the lock files beside its runs (checkpoints._run_lock)."""
+    return [p for p in folder.iterdir() if p.suffix != ".lock"]
 
 
 def weights(t):
@@ -145,7 +153,7 @@ def test_a_snapshot_no_checkpoint_can_hold_is_refused_naming_the_function(tmp_pa
 # -- the run cache ------------------------------------------------------------------------------------------
 def test_cache_entry_missing_an_optimizer_state_is_retrained_clean_and_repaired(cache):
     first = cached_run()
-    [path] = list(cache.iterdir())
+    [path] = entries(cache)
     state = torch.load(path, weights_only=True)
     del state["opt_g"]
     torch.save(state, path)
@@ -161,7 +169,7 @@ def test_cache_entry_missing_an_optimizer_state_is_retrained_clean_and_repaired(
 @pytest.mark.parametrize("damage", ["truncate", "flip", "other-config"])
 def test_damaged_cache_entries_are_retrained_and_repaired(cache, damage):
     first = cached_run()
-    [path] = list(cache.iterdir())
+    [path] = entries(cache)
     raw = bytearray(path.read_bytes())
     if damage == "truncate":
         path.write_bytes(raw[:100])
@@ -180,13 +188,13 @@ def test_damaged_cache_entries_are_retrained_and_repaired(cache, damage):
 
 def test_failed_cache_saves_keep_the_run_and_the_old_entry(cache, monkeypatch):
     first = cached_run()
-    [path] = list(cache.iterdir())
+    [path] = entries(cache)
     good = path.read_bytes()
     monkeypatch.setattr(torch, "save", disk_full)
     with pytest.warns(UserWarning, match="could not store the finished run.*No space left"):
         other = cached_run(name="other")  # a new entry: the save fails, the trained run comes back
     assert other.step == 3 and same(weights(first), weights(other))
-    assert path.read_bytes() == good and sorted(p.name for p in cache.iterdir()) == [path.name]  # no .tmp
+    assert path.read_bytes() == good and sorted(p.name for p in entries(cache)) == [path.name]  # no .tmp
 
     def read_only(src, dst):
         raise PermissionError(errno.EACCES, "Read-only file system", str(dst))
@@ -196,7 +204,42 @@ def test_failed_cache_saves_keep_the_run_and_the_old_entry(cache, monkeypatch):
     monkeypatch.setattr(os, "replace", read_only)
     with pytest.warns(UserWarning, match="could not store.*Read-only"):
         assert cached_run(name="ro").step == 3
-    assert sorted(p.name for p in cache.iterdir()) == [path.name]
+    assert sorted(p.name for p in entries(cache)) == [path.name]
+
+
+def test_a_run_another_process_is_training_is_waited_for_and_loaded_not_trained_twice(cache, monkeypatch, capsys):
+    first = cached_run()
+    [path] = entries(cache)
+    stored = path.read_bytes()
+    path.unlink()  # as if another process (a second notebook, an nbval worker) were still training the run
+    holding = threading.Event()
+
+    def other_process():  # holds the run's lock, stores its run a second later and lets go
+        with filelock.FileLock(f"{path}.lock"):
+            holding.set()
+            time.sleep(1.0)
+            path.write_bytes(stored)
+
+    def fit(*args, **kwargs):
+        raise AssertionError("trained a run that another process was training")
+
+    monkeypatch.setattr(checkpoints, "LOCK_NOTICE_SECONDS", 0.2)
+    monkeypatch.setattr(train.GANTrainer, "fit", fit)
+    thread = threading.Thread(target=other_process)
+    thread.start()
+    holding.wait(10)
+    second = cached_run()  # waits for the lock, then loads the other's file
+    thread.join()
+    assert same(weights(first), weights(second)) and second.step == 3
+    assert "Another process is training this run" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(cache.parent))
+    monkeypatch.setenv("GAN_LESSONS_PROGRESS", "0")
+    blocker = cache.parent / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(blocker))  # no folder (and no lock) can be made there
+    with pytest.warns(UserWarning, match="could not store the finished run"):
+        assert cached_run(name="nolock").step == 3  # trained, kept in memory, as before the lock
 
 
 def test_checkpoint_resave_failure_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -219,7 +262,7 @@ def _shifted(shift):
 def test_samplers_with_the_same_name_but_other_data_never_share_a_cache_entry(cache):
     a = cached_run(_shifted(0.0), name="same")
     b = cached_run(_shifted(5.0), name="same")
-    assert len(list(cache.iterdir())) == 2
+    assert len(entries(cache)) == 2
     assert not same(weights(a), weights(b))
     t = trainer()
     key_a = runcache.run_cache_path("x", train.GANTrainer(*nets(), _shifted(0.0), config(), latent_dim=2))

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from .. import data, metrics, models, objectives, spectral, train
+from .. import metrics, train
 from ..mnist import load_digits
+from . import dcgan, hinge_sn, wgan_gp  # the chapters whose trained models the leaderboard evaluates
 from .. import runtime
 from ..checks import check_int
 from ..runtime import get_device, seed_everything, sized
@@ -19,7 +20,6 @@ NAME = "fid"
 FEATURES = "FID (MNIST-classifier features)"  # the name of every FID number of this chapter
 MODELS = ("mlp-ns", "ns", "wgan-gp", "hinge-sn")  # the leaderboard, in this order: the book's method names
 LABELS = {"mlp-ns": "MLP GAN", "ns": "DCGAN", "wgan-gp": "WGAN-GP", "hinge-sn": "hinge + SN"}  # for the page
-LATENT_DIM = 64  # z ~ N(0, I_64) for every model of the leaderboard
 LEVELS = {  # corruption strengths, one list per kind, indexed by the widget's "level"
     "noise": [0.0, 0.1, 0.2, 0.3, 0.5, 0.8],  # std of Gaussian pixel noise (pixels live in [-1, 1])
     "blur": [0.0, 0.5, 0.75, 1.0, 1.5, 2.0],  # std in pixels of a Gaussian blur
@@ -32,9 +32,6 @@ class Budget(runtime.Budget):
     """How much data and training the chapter uses: quick on 2 CPU cores, full on a GPU (or as overridden)."""
 
     n_eval: int = sized(2000, 10_000, minimum=16)  # N: samples per model for the leaderboard
-    steps: int = sized(250, 5000, steps=True)  # generator updates of each leaderboard model
-    batch_size: int = sized(64, 128)
-    width: int = sized(16, 64)  # DCGAN channel width w (16: CPU-sized)
     kid_subset: int = sized(500, 1000)
     kid_subsets: int = sized(20, 100)
     parzen_centres: int = sized(1000, 10_000)  # kernels per "model"
@@ -50,9 +47,9 @@ class Budget(runtime.Budget):
         return self.fid_ns if key == "fid_ns" else super().__getitem__(key)
 
 
-def budget(profile: str | None = None, steps: int | None = None, n_eval: int | None = None) -> Budget:
-    """The chapter's :class:`Budget` for ``profile``; ``steps`` and ``n_eval`` (>= 16) override it."""
-    return Budget.of(profile, steps=steps, n_eval=n_eval)
+def budget(profile: str | None = None, n_eval: int | None = None) -> Budget:
+    """The chapter's :class:`Budget` for ``profile``; ``n_eval`` (>= 16) overrides it."""
+    return Budget.of(profile, n_eval=n_eval)
 
 
 # --- data and features ----------------------------------------------------------------------------------------
@@ -138,41 +135,33 @@ def corruption_sweep(images: Tensor, labels: Tensor, real_stats, seed: int = 0) 
 
 
 # --- the leaderboard ------------------------------------------------------------------------------------------
-def make_models(name: str, width: int = 16) -> tuple[nn.Module, nn.Module, objectives.Objective]:
-    """(G, D, objective) for one entry of :data:`MODELS`; ``width`` is the DCGAN channel width w."""
-    if name == "mlp-ns":  # an MLP G and D, non-saturating loss
-        G = nn.Sequential(models.MLPGenerator(LATENT_DIM, 784, hidden=256, depth=2), nn.Tanh(),
-                          nn.Unflatten(1, (1, 28, 28)))  # [batch, 1, 28, 28] in [-1, 1]
-        D = nn.Sequential(nn.Flatten(), models.MLPDiscriminator(784, hidden=256, depth=2))
-        return G, D, objectives.make_objective("ns")
-    if name == "ns":  # the rest: the DCGAN networks
-        return _dcgan_generator(width), _dcgan_discriminator(width), objectives.make_objective("ns")
-    if name == "wgan-gp":
-        return (_dcgan_generator(width), models.without_batchnorm(_dcgan_discriminator(width)),
-                objectives.make_objective("wgan-gp"))
-    if name == "hinge-sn":
-        critic = spectral.spectral_normalize(models.without_batchnorm(_dcgan_discriminator(width)))
-        return _dcgan_generator(width), critic, objectives.make_objective("hinge")
-    raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
-
-
-def train_models(train_x: Tensor, profile: str, seed: int = 0, names=MODELS,
+def train_models(digits: dict[str, Tensor], profile: str, seed: int = 0, names=MODELS,
                  steps: int | None = None) -> dict[str, train.GANTrainer]:
-    """Train each leaderboard model through the book's one trainer, same data, steps and batch size. Each run
-    is kept in the run cache, shared by the notebook and ``python -m gan_lessons run fid`` (progress bars:
-    set GAN_LESSONS_PROGRESS=0 to hide them)."""
-    b = budget(profile, steps=steps)
-    trainers = {}
-    for i, name in enumerate(names):
-        seed_everything(seed + i)
-        G, D, objective = make_models(name, width=b["width"])
-        lr = 1e-4 if name == "wgan-gp" else 2e-4
-        cfg = train.TrainConfig(steps=b["steps"], batch_size=b["batch_size"], lr_d=lr, lr_g=lr,
-                                betas=(0.0, 0.9) if name == "wgan-gp" else (0.5, 0.999), seed=seed + i)
-        trainers[name] = train.train_gan(G, D, data.TensorSampler(train_x), cfg, latent_dim=LATENT_DIM,
-                                         objective=objective, device=get_device(),
-                                         cache=_cache_name(name))  # an identical later run loads it
-    return trainers
+    """The leaderboard's models as the book's chapters train them: the MLP GAN and the DCGAN of chapter "DCGAN"
+    (:mod:`.dcgan`), the WGAN-GP on MNIST of chapter "WGAN" (:mod:`.wgan_gp`) and the hinge + SN GAN on MNIST of
+    chapter "Hinge loss and spectral normalisation" (:mod:`.hinge_sn`), each with its own chapter's networks,
+    settings and budget. They come from the run cache when those chapters have run (same call, same key);
+    otherwise they are trained here, once.
+
+    ``digits``: :func:`load_digits`'s dict; ``names``: some of :data:`MODELS`; ``steps`` (>= 1) replaces every
+    model's number of generator updates (None: each chapter's own).
+    """
+    if not isinstance(digits, dict) or "train_x" not in digits:
+        raise TypeError(f"digits must be the dict of load_digits() (with 'train_x'), got {type(digits).__name__}")
+    unknown = [n for n in names if n not in MODELS] if isinstance(names, (list, tuple)) else names
+    if unknown or not names:
+        raise ValueError(f"unknown leaderboard model(s) {unknown or names!r}: use some of {', '.join(MODELS)}")
+    if steps is not None:
+        check_int("steps", steps, minimum=1)
+    train_x, mlp_steps = digits["train_x"], steps or dcgan.budget(profile)["mlp_steps"]
+    runs = {  # each exactly as its chapter's page calls it, so that the run cache holds it already
+        "mlp-ns": lambda: dcgan.train_run("mlp", digits, profile, seed, steps=mlp_steps, progress=False),
+        "ns": lambda: dcgan.train_run("dcgan", digits, profile, seed, steps=steps, checkpoints=True,
+                                      progress=False),
+        "wgan-gp": lambda: wgan_gp.train_mnist(profile, seed, steps=steps),
+        "hinge-sn": lambda: hinge_sn.train_mnist_variant("hinge-sn", train_x, profile, seed, steps=steps),
+    }
+    return {name: runs[name]() for name in names}
 
 
 def sample_images(trainer: train.GANTrainer, n: int, batch: int = 1000) -> Tensor:
@@ -278,18 +267,19 @@ def draw_corruptions(fig, level: int, sweep: dict[str, list[float]], images: Ten
 
 # --- the headline run -----------------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
-    parser.add_argument("--steps", type=int, default=None, help="generator updates per model (default: profile)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="generator updates of every model (default: as its chapter trains it)")
     parser.add_argument("--n-eval", type=int, default=None, help="N, samples per model (default: profile)")
 
 
 def run(profile: str = "quick", seed: int = 0, steps: int | None = None, n_eval: int | None = None) -> dict:
     """Everything the chapter measures, as JSON: the floor, FID_infinity and scores per model, corruptions."""
-    b = budget(profile, steps=steps, n_eval=n_eval)
+    b = budget(profile, n_eval=n_eval)
     seed_everything(seed)
     digits = load_digits()
     train_f, test_f = features(digits["train_x"]), features(digits["test_x"])
     real_stats = metrics.feature_statistics(train_f)
-    trainers = train_models(digits["train_x"], profile, seed, steps=b["steps"])
+    trainers = train_models(digits, profile, seed, steps=steps)
     board, fid_inf, kid, inc, fakes = {}, {}, {}, {}, {}
     for name, trainer in trainers.items():
         fake = sample_images(trainer, b["n_eval"])
@@ -303,22 +293,10 @@ def run(profile: str = "quick", seed: int = 0, steps: int | None = None, n_eval:
                                                b["parzen_val"], seed)
     parzen = parzen_table(candidates, validation, digits["test_x"])
     return {
-        "features": FEATURES, "n_eval": b["n_eval"], "fid_ns": b["fid_ns"], "steps": b["steps"],
+        "features": FEATURES, "n_eval": b["n_eval"], "fid_ns": b["fid_ns"],
+        "steps": {name: t.step for name, t in trainers.items()},
         "real_vs_real": real_vs_real(train_f, test_f, seed),
         "leaderboard": board, "fid_infinity": fid_inf, "kid": kid, "inception_score": inc,
         "corruptions": corruption_sweep(digits["test_x"], digits["test_y"], real_stats, seed),
         "parzen_log_likelihood": {name: v["log_likelihood"] for name, v in parzen.items()},
     }
-
-
-def _cache_name(model: str) -> str:
-    """The run-cache name of a leaderboard model: "fid-mlp-ns", "fid-ns", "fid-wgan-gp", "fid-hinge-sn"."""
-    return f"fid-{model}"
-
-
-def _dcgan_generator(width: int) -> nn.Module:
-    return models.DCGANGenerator(latent_dim=LATENT_DIM, width=width)
-
-
-def _dcgan_discriminator(width: int) -> nn.Module:
-    return models.DCGANDiscriminator(width=width)

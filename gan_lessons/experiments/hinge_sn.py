@@ -152,11 +152,13 @@ def truncation_study(trainer: train.GANTrainer, n: int, thresholds=THRESHOLDS, s
 
 
 # --- the same comparison on MNIST ----------------------------------------------------------------------------
-def train_mnist_variant(variant: str, images: Tensor, profile: str = "quick", seed: int = 0) -> train.GANTrainer:
-    """A small DCGAN on MNIST images [n, 1, 28, 28]; for hinge + SN, D loses its batch norm and gets SN."""
+def train_mnist_variant(variant: str, images: Tensor, profile: str = "quick", seed: int = 0,
+                        steps: int | None = None) -> train.GANTrainer:
+    """A small DCGAN on MNIST images [n, 1, 28, 28]; for hinge + SN, D loses its batch norm and gets SN.
+    ``steps`` (>= 10) replaces the budget's ``mnist_steps``."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
-    b = budget(profile)
+    b = budget(profile, mnist_steps=steps)  # None: the profile's
     seed_everything(seed)
     G = models.DCGANGenerator(MNIST_LATENT_DIM, b["mnist_width"])
     D = models.DCGANDiscriminator(b["mnist_width"])

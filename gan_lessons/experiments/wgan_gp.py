@@ -38,9 +38,11 @@ class Budget(runtime.Budget):
     # learning rates of the depth study: the papers' (full) or ten times larger for its few hundred updates
     clip_lr: float = sized(5e-4, 5e-5)  # RMSProp with weight clipping (Arjovsky et al.: 5e-5)
     gp_lr: float = sized(1e-3, 1e-4)  # Adam with the gradient penalty (Gulrajani et al.: 1e-4)
-    mnist_steps: int = sized(100, 10_000, steps=True)
+    # WGAN-GP on MNIST. Quick: 300 steps at 2e-3 draw >= 0.5 recognised digits (seeds 0-2: 0.55, 0.55, 0.52; at the
+    # old 100 steps and 5e-4: 0.15), measured on a 2-core AMD EPYC, width 16, 512 samples judged
+    mnist_steps: int = sized(300, 10_000, steps=True)
     mnist_width: int = sized(16, 64)  # channels of the MNIST generator and critic
-    mnist_lr: float = sized(5e-4, 1e-4)  # Adam, both players (Gulrajani et al.: 1e-4)
+    mnist_lr: float = sized(2e-3, 1e-4)  # Adam, both players (Gulrajani et al.: 1e-4)
     clip_mnist_steps: int = sized(120, 10_000, steps=True)  # generator steps of each clipped WGAN on MNIST
     clip_mnist_lr: float = sized(5e-4, 5e-5)  # both optimizers, both players (Arjovsky et al.: 5e-5)
 
@@ -135,10 +137,12 @@ def clipping_study(profile: str = "quick", seed: int = 0, progress: bool = False
     return out
 
 
-def train_mnist(profile: str = "quick", seed: int = 0, progress: bool = False) -> train.GANTrainer:
+def train_mnist(profile: str = "quick", seed: int = 0, progress: bool = False,
+                steps: int | None = None) -> train.GANTrainer:
     """WGAN-GP on MNIST: DCGAN generator (batch norm is fine in G) against :class:`gan_lessons.models.ConvCritic`
-    (layer norm, no batch norm), lambda = 10, n_critic = 5, Adam 1e-4 with betas (0.5, 0.9)."""
-    b = budget(profile)
+    (layer norm, no batch norm), lambda = 10, n_critic = 5, Adam at ``mnist_lr`` with betas (0.5, 0.9) (Gulrajani
+    et al.: 1e-4); ``steps`` (>= 10) replaces the budget's ``mnist_steps``."""
+    b = budget(profile, mnist_steps=steps)  # None: the profile's
     cfg = train.TrainConfig(steps=b.mnist_steps, batch_size=64, loss="wgan-gp", d_steps=5, lr_d=b.mnist_lr,
                             lr_g=b.mnist_lr, betas=(0.5, 0.9), seed=seed, log_every=5)
     G, D, images = _mnist_setup(cfg, b.mnist_width)
