@@ -148,9 +148,8 @@ def train_models(digits: dict[str, Tensor], profile: str, seed: int = 0, names=M
     """
     if not isinstance(digits, dict) or "train_x" not in digits:
         raise TypeError(f"digits must be the dict of load_digits() (with 'train_x'), got {type(digits).__name__}")
-    unknown = [n for n in names if n not in MODELS] if isinstance(names, (list, tuple)) else names
-    if unknown or not names:
-        raise ValueError(f"unknown leaderboard model(s) {unknown or names!r}: use some of {', '.join(MODELS)}")
+    if not isinstance(names, (tuple, list)) or not names or any(n not in MODELS for n in names):
+        raise ValueError(f"unknown leaderboard model(s) in {names!r}: give a tuple of {', '.join(MODELS)}")
     if steps is not None:
         check_int("steps", steps, minimum=1)
     train_x, mlp_steps = digits["train_x"], steps or dcgan.budget(profile)["mlp_steps"]
