@@ -266,6 +266,19 @@ def test_clipped_mnist_runs_use_the_papers_settings(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_mnist_summary_judges_the_wgan_gp_and_both_clipped_runs(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    monkeypatch.setenv("GAN_LESSONS_PROGRESS", "0")
+    monkeypatch.setenv("GAN_LESSONS_STEP_SCALE", "0.008")  # a few steps of every quick run
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    monkeypatch.setattr(wgan_gp.data, "mnist", lambda split, verbose=True: (images, torch.zeros(64).long()))
+    assert wgan_gp.train_mnist("quick", steps=3).step == 3  # steps replaces the budget's mnist_steps
+    out = wgan_gp.run("quick", seed=0, mnist=True)
+    for key in ("mnist", "clip_rmsprop", "clip_adam"):
+        assert 0 <= out[f"{key}_recognised"] <= 1 and 0 <= out[f"{key}_entropy"] <= math.log(10) + 1e-6
+
+
+@pytest.mark.slow
 def test_short_toy_run_is_reproducible_and_summarised(monkeypatch, tmp_path):
     monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
     runs = [wgan_gp.train_toys("wgan-gp", "quick", seed=0, ring_seeds=2, steps=20) for _ in range(2)]
