@@ -155,7 +155,7 @@ def truncation_study(trainer: train.GANTrainer, n: int, thresholds=THRESHOLDS, s
 def train_mnist_variant(variant: str, images: Tensor, profile: str = "quick", seed: int = 0,
                         steps: int | None = None) -> train.GANTrainer:
     """A small DCGAN on MNIST images [n, 1, 28, 28]; for hinge + SN, D loses its batch norm and gets SN.
-    ``steps`` (>= 10) replaces the budget's ``mnist_steps``."""
+    ``steps`` replaces the budget's ``mnist_steps`` (None: the profile's)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
     b = budget(profile, mnist_steps=steps)  # None: the profile's

@@ -141,7 +141,7 @@ def train_mnist(profile: str = "quick", seed: int = 0, progress: bool = False,
                 steps: int | None = None) -> train.GANTrainer:
     """WGAN-GP on MNIST: DCGAN generator (batch norm is fine in G) against :class:`gan_lessons.models.ConvCritic`
     (layer norm, no batch norm), lambda = 10, n_critic = 5, Adam at ``mnist_lr`` with betas (0.5, 0.9) (Gulrajani
-    et al.: 1e-4); ``steps`` (>= 10) replaces the budget's ``mnist_steps``."""
+    et al.: 1e-4); ``steps`` replaces the budget's ``mnist_steps`` (None: the profile's)."""
     b = budget(profile, mnist_steps=steps)  # None: the profile's
     cfg = train.TrainConfig(steps=b.mnist_steps, batch_size=64, loss="wgan-gp", d_steps=5, lr_d=b.mnist_lr,
                             lr_g=b.mnist_lr, betas=(0.5, 0.9), seed=seed, log_every=5)
