@@ -3,6 +3,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,6 +105,24 @@ def test_the_leaderboard_loads_the_runs_its_chapters_trained(tmp_path, monkeypat
                                    pages[name].sample(4, rng=torch.Generator().manual_seed(1)))
     with pytest.raises(ValueError, match="unknown leaderboard model"):
         chapter.train_models(digits, "quick", names=("ns", "VAE"))
+
+
+def test_the_chapters_pages_still_make_the_calls_the_leaderboard_repeats():
+    """train_models repeats the calls of chapters 5-7's pages; if a page changes its call, train_models must change
+    with it, or chapter 8 would train a second copy of the run (the cache key is the call)."""
+    calls = {
+        "05_dcgan": ['chapter.train_run("mlp",digits,profile,seed=seed,steps=budget["mlp_steps"])',
+                     'chapter.train_run("dcgan",digits,profile,seed=seed,steps=budget["steps"],checkpoints=True)'],
+        "06_wgan": ["chapter.train_mnist(profile,seed=seed)"],
+        "07_hinge_sn": ["chapter.train_mnist_variant(v,mnist_x,profile,seed=seed)"],
+    }
+    book = Path(__file__).resolve().parents[1] / "book"
+    for notebook, expected in calls.items():
+        cells = json.loads((book / f"{notebook}.ipynb").read_text())["cells"]
+        code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        code = "".join(code.split())  # whitespace and line breaks do not change a call
+        for call in expected:
+            assert call in code, f"{notebook} no longer calls {call}: update fid.train_models to match"
 
 
 @pytest.mark.slow
