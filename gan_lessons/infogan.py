@@ -10,6 +10,12 @@ with Q a second head on the discriminator's body. For MNIST the codes are one ca
 fixed std sigma, log Q is minus a weighted squared error). Both players add -lambda * L_I to their loss
 (:class:`InfoGANObjective`); the trainer is the book's one loop (:mod:`gan_lessons.train`).
 
+Two changes to the paper's networks let the categorical code find the classes on a short budget (both off by
+default): :class:`InfoGANGenerator` with ``late=m`` feeds the m continuous codes to G's 7x7 features instead of its
+input layer, where the digit's layout is already chosen, and :class:`InfoGANDiscriminator` with ``shift=s`` shows D
+and Q every image moved by up to s pixels (:func:`random_shift`, the translation of DiffAugment, Zhao et al. 2020),
+so Q cannot read a code from a pixel-exact mark.
+
 Measured with the book's classifier: :func:`code_accuracy` (the categorical code, matched to digit labels by
 the Hungarian method) and :func:`attribute_correlations` (each continuous code swept against the slant and the
 ink of the digits it draws).
@@ -33,7 +39,7 @@ from .checks import check_choice, check_int, check_positive, check_seed, check_t
 from .objectives import Objective
 from .runtime import get_device, seed_everything
 
-__all__ = ["LatentCodes", "InfoGANDiscriminator", "InfoGANObjective", "mutual_information_bound",
+__all__ = ["LatentCodes", "InfoGANGenerator", "InfoGANDiscriminator", "random_shift", "InfoGANObjective", "mutual_information_bound",
            "train_infogan", "code_accuracy", "noise_share", "within_share", "confusion_matrix", "matched_accuracy",
            "correlation", "attribute_correlations", "ATTRIBUTES"]
 
@@ -151,6 +157,64 @@ class LatentCodes:
         return category, cont
 
 
+class InfoGANGenerator(models.DCGANGenerator):
+    """The DCGAN generator (:class:`models.DCGANGenerator`) for z = [noise | c_1 | continuous codes] of length
+    ``latent_dim``, with the last ``late`` numbers of z entering later: the rest of z goes through the Linear
+    layer to the features h [batch, 4w, 7, 7], and the ``late`` codes join h as constant 7x7 channels before the
+    first transposed convolution::
+
+        h = Linear(z[:, :-late]) -> BN -> ReLU;   x = ConvT(concat(h, broadcast(z[:, -late:])))  -> ... -> Tanh
+
+    The digit's layout is chosen in h, so these codes can change how it is drawn (its stroke, say) more cheaply
+    than which digit it is. ``late=0`` is the DCGAN generator itself (every code at the input, as in Chen et al.).
+    """
+
+    def __init__(self, latent_dim: int = 64, width: int = 32, late: int = 0) -> None:
+        check_int("latent_dim", latent_dim, minimum=1, maximum=MAX_CODES)
+        check_int("late", late, minimum=0, maximum=latent_dim - 1)
+        super().__init__(latent_dim - late, width)
+        self.latent_dim, self.late = latent_dim, late
+        if late:
+            first = nn.ConvTranspose2d(4 * width + late, 2 * width, 4, 2, 1, bias=False)
+            nn.init.normal_(first.weight, 0.0, 0.02)  # the DCGAN initialisation
+            self.up[0] = first
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if not self.late:
+            return super().forward(z, labels)
+        if labels is not None:
+            raise ValueError("InfoGAN's generator is unconditional: its codes are part of z, call it as G(z)")
+        if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
+            shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+            raise ValueError(f"z must be a tensor of shape [batch, {self.latent_dim}], got {shape}")
+        early, late = z.split([self.latent_dim - self.late, self.late], dim=1)
+        h = self.project(early)  # [batch, 4w, 7, 7]
+        h = torch.cat([h, late[:, :, None, None].expand(-1, -1, *h.shape[2:])], dim=1)  # [batch, 4w + late, 7, 7]
+        return self.up(h)
+
+
+def random_shift(images: Tensor, shift: int, fill: float = -1.0) -> Tensor:
+    """Every image of ``images`` [n, c, h, w] moved by its own random whole number of pixels in [-shift, shift]
+    along each axis, the uncovered border filled with ``fill`` (the background, -1 in the book's [-1, 1] range):
+    the translation of DiffAugment (Zhao et al. 2020). Differentiable in the images; the shifts come from torch's
+    global generator (seeded by the trainer and saved in its checkpoints)."""
+    check_int("shift", shift, minimum=0, maximum=MAX_CODES)
+    if not isinstance(images, Tensor) or images.dim() != 4:
+        raise ValueError(f"images must be a tensor [n, channels, height, width], got "
+                         f"{tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}")
+    if not shift:
+        return images
+    n, channels, height, width = images.shape
+    padded = F.pad(images, (shift, shift, shift, shift), value=fill)
+    dy = torch.randint(-shift, shift + 1, (n, 1))
+    dx = torch.randint(-shift, shift + 1, (n, 1))
+    rows = (torch.arange(height)[None] + shift + dy).to(images.device)  # [n, height]
+    cols = (torch.arange(width)[None] + shift + dx).to(images.device)  # [n, width]
+    batch = torch.arange(n, device=images.device)[:, None, None, None]
+    channel = torch.arange(channels, device=images.device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]  # [n, c, height, width]
+
+
 class InfoGANDiscriminator(nn.Module):
     """D and Q sharing one body (Chen et al. 2016, sec. 6): the DCGAN discriminator's convolutions
     (:class:`models.DCGANDiscriminator`) give features h [batch, 4w*4*4]; D's head gives the real/fake logit,
@@ -158,30 +222,35 @@ class InfoGANDiscriminator(nn.Module):
     the continuous codes [batch, continuous].
 
     ``forward(x)`` is D alone (the trainer calls it); ``heads(x)`` returns (logits, category logits, means)
-    from a single pass through the body.
+    from a single pass through the body. ``shift > 0``: while training, both see every image (real or fake)
+    moved by up to ``shift`` pixels (:func:`random_shift`); in eval mode they see it as it is.
     """
 
-    def __init__(self, width: int = 32, categories: int = 10, continuous: int = 2, hidden: int = 128) -> None:
+    def __init__(self, width: int = 32, categories: int = 10, continuous: int = 2, hidden: int = 128,
+                 shift: int = 0) -> None:
         super().__init__()
         for name, value, low in (("categories", categories, 0), ("continuous", continuous, 0),
-                                 ("hidden", hidden, 1)):
+                                 ("hidden", hidden, 1), ("shift", shift, 0)):
             check_int(name, value, minimum=low, maximum=MAX_CODES)
         if categories + continuous == 0:
             raise ValueError("Q needs at least one code to read: give categories >= 1 or continuous >= 1")
-        self.categories, self.continuous = categories, continuous
+        self.categories, self.continuous, self.shift = categories, continuous, shift
         self.base = models.DCGANDiscriminator(width)  # the shared body and D's head
         self.q = nn.Sequential(nn.Linear(4 * width * 4 * 4, hidden), nn.LeakyReLU(0.2),
                                nn.Linear(hidden, categories + continuous))  # [batch, categories + continuous]
         models.dcgan_init(self.q)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.base(x)  # [batch] logits
+        return self.base(self._seen(x))  # [batch] logits
 
     def heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(D logits [batch], Q's category logits [batch, categories], Q's means [batch, continuous])."""
-        h = self.base.features(x)  # [batch, 4w*4*4]
+        h = self.base.features(self._seen(x))  # [batch, 4w*4*4]
         category_logits, means = self.q(h).split([self.categories, self.continuous], dim=1)
         return self.base.head(h).squeeze(1), category_logits, means
+
+    def _seen(self, x: Tensor) -> Tensor:
+        return random_shift(x, self.shift) if self.shift and self.training else x
 
 
 @dataclass
@@ -256,11 +325,14 @@ def mutual_information_bound(category_logits: Tensor, category: Tensor | None, m
 
 def train_infogan(digits: dict[str, Tensor], *, steps: int = 1000, batch_size: int = 64, width: int = 32,
                   seed: int = 0, codes: LatentCodes | None = None, info_weight: float = 1.0,
-                  continuous_std: float = 1.0, lr_d: float = 2e-4, lr_g: float = 1e-3,
+                  continuous_std: float = 1.0, late_codes: bool = False, shift: int = 0,
+                  lr_d: float = 2e-4, lr_g: float = 1e-3,
                   ema_decay: float | None = 0.995, device: str | torch.device | None = None,
                   progress: bool = True, cache: str = "infogan-mnist", **fit_options) -> train.GANTrainer:
     """Train InfoGAN on ``digits["train_x"]`` [n, 1, 28, 28] in [-1, 1] through the book's trainer and run
-    cache: G = ``models.DCGANGenerator(codes.dim, width)``, D and Q = :class:`InfoGANDiscriminator`, Adam
+    cache: G = :class:`InfoGANGenerator` (``late_codes``: the continuous codes enter at its 7x7 features, else
+    every code at its input), D and Q = :class:`InfoGANDiscriminator` (``shift``: the pixels by which they see
+    every image moved while training, 0: none), Adam
     with betas (0.5, 0.999), lr_d for D and Q, lr_g for G, an EMA copy of G for sampling. Seeded: the same
     arguments give the same run (on the CPU, bit for bit). ``fit_options`` go to ``GANTrainer.fit``
     (snapshots). The defaults are the quick CPU profile.
@@ -272,8 +344,10 @@ def train_infogan(digits: dict[str, Tensor], *, steps: int = 1000, batch_size: i
     cfg = train.TrainConfig(steps=steps, batch_size=batch_size, lr_d=lr_d, lr_g=lr_g, betas=(0.5, 0.999),
                             ema_decay=ema_decay, seed=seed, log_every=10)
     seed_everything(seed)
-    G = models.DCGANGenerator(codes.dim, width)
-    D = InfoGANDiscriminator(width, codes.categories, codes.continuous)
+    if not isinstance(late_codes, bool):
+        raise TypeError(f"late_codes must be True or False, got {late_codes!r}")
+    G = InfoGANGenerator(codes.dim, width, late=codes.continuous if late_codes else 0)
+    D = InfoGANDiscriminator(width, codes.categories, codes.continuous, shift=shift)
     return train.train_gan(G, D, data.TensorSampler(digits["train_x"]), cfg, noise_sampler=codes,
                            objective=objective, device=get_device(None if device is None else str(device)),
                            cache=cache, progress=progress, **fit_options)

@@ -13,11 +13,16 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "benchmarks" / "run_all.py"
 
 
-def load_runner():
-    spec = importlib.util.spec_from_file_location("run_all", RUNNER)
+def load_benchmark(name: str):
+    """The script benchmarks/NAME.py, imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_runner():
+    return load_benchmark("run_all")
 
 
 @pytest.fixture()
@@ -146,9 +151,7 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     """The experiment behind the DCGAN chapter's generator learning rate, at a tiny budget."""
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("GAN_LESSONS_PROGRESS", "0")
-    spec = importlib.util.spec_from_file_location("dcgan_recipe", ROOT / "benchmarks" / "dcgan_recipe.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_benchmark("dcgan_recipe")
     out = tmp_path / "recipe.md"
     result = recipe.main(["--seeds", "1", "--steps", "10", "--output", str(out)])
     assert {r["setting"] for r in result["runs"]} == {"chapter", "paper"} and result["steps"] == 10
@@ -171,10 +174,27 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     assert (tmp_path / "d.md").read_text().count("| faster_d |") == 1
 
 
+def test_infogan_layout_trains_every_arm_per_seed_and_writes_its_table(tmp_path, monkeypatch):
+    """The experiment behind the encoders chapter's InfoGAN networks, at a tiny budget."""
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_LESSONS_PROGRESS", "0")
+    layout = load_benchmark("infogan_layout")
+    out = tmp_path / "layout.md"
+    result = layout.main(["--seeds", "1", "--steps", "10", "--ablation", "--fresh", "--output", str(out)])
+    assert [(r["arm"], r["late"], r["shift"] > 0) for r in result["runs"]] == [
+        ("chapter", 2, True), ("paper", 0, False), ("late codes only", 2, False), ("shifts only", 0, True)]
+    assert all(0.1 <= r["code_accuracy"] <= 1 and r["steps"] == 10 for r in result["runs"])
+    assert all(r["strongest_attribute_correlation"] == pytest.approx(max(abs(x) for x in r["slant"] + r["ink"]),
+                                                                     abs=1e-3) for r in result["runs"])
+    assert os.environ["GAN_LESSONS_CACHE"] == str(tmp_path / "cache")  # --fresh is undone after the runs
+    table = out.read_text()
+    assert table.count("| chapter |") == 2 and table.count("| shifts only |") == 2  # a run row and a mean row
+    with pytest.raises(SystemExit):
+        layout.main(["--steps", "5"])
+
+
 def test_fastest_alternating_runs_in_turn_and_keeps_each_minimum():
-    spec = importlib.util.spec_from_file_location("_timing", ROOT / "benchmarks" / "_timing.py")
-    timing = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(timing)
+    timing = load_benchmark("_timing")
     calls = []
     import time
 
@@ -189,9 +209,7 @@ def test_dcgan_step_times_every_precision_setting_and_checks_the_policy(capsys, 
     """benchmarks/dcgan_step.py at a tiny size: all four settings timed, the policy's pick named and its ratio."""
     import json
 
-    spec = importlib.util.spec_from_file_location("dcgan_step", ROOT / "benchmarks" / "dcgan_step.py")
-    step = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(step)
+    step = load_benchmark("dcgan_step")
     for asked, picked in (("fp32", "fp32"), ("bf16", "bf16+channels_last")):
         monkeypatch.setenv("GAN_LESSONS_PRECISION", asked)
         assert step.main(["--steps", "2", "--rounds", "1", "--width", "4", "--batch-size", "8"]) == 0

@@ -21,7 +21,8 @@ from gan_lessons.experiments import encoders  # noqa: E402
 KEYS = {"vae_recognised", "vaegan_recognised", "vae_sharpness", "vaegan_sharpness", "real_sharpness",
         "mrgan_grid_modes_mean", "mrgan_grid_modes_se", "gan_grid_modes_mean", "gan_grid_modes_se",
         "infogan_code_accuracy", "infogan_slant_correlation", "vae_reconstruction_error",
-        "vaegan_reconstruction_error", "infogan_noise_share", "infogan_categorical_only_accuracy"}
+        "vaegan_reconstruction_error", "infogan_noise_share", "infogan_paper_layout_accuracy",
+        "infogan_ink_correlation"}
 
 
 @pytest.mark.slow
@@ -33,11 +34,12 @@ def test_cli_prints_the_issue_json(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert KEYS <= set(result), sorted(KEYS - set(result))
     assert all(math.isfinite(result[k]) for k in KEYS)
-    for k in ("vae_recognised", "vaegan_recognised", "infogan_code_accuracy", "infogan_categorical_only_accuracy"):
+    for k in ("vae_recognised", "vaegan_recognised", "infogan_code_accuracy", "infogan_paper_layout_accuracy"):
         assert 0 <= result[k] <= 1
-    for k in ("infogan_code_accuracy", "infogan_categorical_only_accuracy"):
+    for k in ("infogan_code_accuracy", "infogan_paper_layout_accuracy"):
         assert 0.1 <= result[k]  # a one-to-one map is never below chance for 10 x 10
-    assert -1 <= result["infogan_slant_correlation"] <= 1 and 0 <= result["infogan_noise_share"] <= 1
+    assert all(-1 <= result[f"infogan_{a}_correlation"] <= 1 for a in infogan.ATTRIBUTES)
+    assert 0 <= result["infogan_noise_share"] <= 1
     assert 0 < result["gan_grid_modes_mean"] <= 25 and result["gan_grid_modes_se"] >= 0
 
 
@@ -53,15 +55,37 @@ def test_figures_draw_from_tiny_runs(tmp_path, monkeypatch):
         encoders.draw_interpolation(Figure(), 1.5, pair, digits, rows=2)
     options = {**encoders.info_options("quick"), "steps": 2, "width": 4, "batch_size": 8}
     run = infogan.train_infogan(digits, progress=False, **options)
-    assert run.step == 2 and run.noise_sampler.noise_dim == encoders.budget("quick")["info_noise"]
+    codes = run.noise_sampler
+    assert run.step == 2 and (codes.continuous, (codes.noise_dim, codes.noise_std)) == (2, encoders.CLUSTER_NOISE)
+    assert run.G.late == 2 and run.D.shift == encoders.budget("quick")["info_shift"] > 0
     for code in encoders.CODES:
         encoders.draw_code(Figure(), code, run)
-    options = {**encoders.categorical_options("quick"), "steps": 2, "width": 4, "batch_size": 8}
-    categorical = infogan.train_infogan(digits, progress=False, **options)
-    codes = categorical.noise_sampler
-    assert (codes.continuous, (codes.noise_dim, codes.noise_std)) == (0, encoders.CLUSTER_NOISE)
-    assert categorical.config.lr_g == encoders.budget("quick")["cat_lr_g"]
-    encoders.draw_code(Figure(), "c_1", categorical)
-    assert 0.1 <= infogan.code_accuracy(categorical, per_category=2)[0] <= 1
+    options = {**encoders.info_options("quick", "paper"), "steps": 2, "width": 4, "batch_size": 8}
+    paper = infogan.train_infogan(digits, progress=False, **options)
+    assert (paper.G.late, paper.D.shift) == (0, 0) and paper.noise_sampler == codes
+    assert paper.config.lr_g == run.config.lr_g == encoders.budget("quick")["info_lr_g"]
+    encoders.draw_code(Figure(), "c_1", paper)
+    assert 0.1 <= infogan.code_accuracy(paper, per_category=2)[0] <= 1
+    with pytest.raises(ValueError, match="unknown layout"):
+        encoders.info_options("quick", "early")
     with pytest.raises(ValueError, match="unknown code"):
         encoders.draw_code(Figure(), "c_9", run)
+
+
+def test_background_infogans_fill_the_run_cache_that_the_chapter_then_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
+    monkeypatch.setenv("GAN_LESSONS_STEP_SCALE", "0.01")  # 15 steps
+    processes = encoders.start_infogans("quick", seed=3)
+    assert len(processes) == len(encoders.LAYOUTS) and encoders.wait_for(processes) == [0, 0]
+    trained = []
+    monkeypatch.setattr(infogan.train.GANTrainer, "fit", lambda self, **kw: trained.append(self))
+    for layout in encoders.LAYOUTS:  # the notebook's own calls: loaded from the cache, not trained again
+        run = encoders.train_infogan_run("quick", 3, layout)
+        assert run.step == encoders.budget("quick")["info_steps"] and run.config.seed == 3
+    assert trained == []
+    monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
+    assert encoders.start_infogans("quick") == []  # no cache to fill: the chapter trains in place
+    with pytest.raises(ValueError, match="unknown layout"):
+        encoders.start_infogans("quick", layouts=("early",))
+    with pytest.raises(ValueError, match="seed"):
+        encoders.start_infogans("quick", seed=-1)

@@ -87,6 +87,65 @@ def test_the_objective_adds_the_bound_to_both_players_through_the_one_trainer():
         objective.generator_loss(D, fake, None)
 
 
+def test_late_codes_enter_at_the_7x7_features_and_only_there():
+    torch.manual_seed(0)
+    codes = infogan.LatentCodes(noise_dim=3, categories=4, continuous=2)
+    G = infogan.InfoGANGenerator(codes.dim, 4, late=2).eval()
+    assert G.project[0].in_features == codes.dim - 2 and G.up[0].in_channels == 4 * 4 + 2
+    z = codes(6)
+    moved = z.clone()
+    moved[:, -2:] += 0.5  # only the continuous codes change
+    h, h_moved = G.project(z[:, :-2]), G.project(moved[:, :-2])
+    torch.testing.assert_close(h, h_moved)  # the 7x7 features do not see them ...
+    assert not torch.allclose(G(z), G(moved))  # ... but the image does
+    by_hand = G.up(torch.cat([h, z[:, -2:, None, None].expand(-1, -1, 7, 7)], dim=1))
+    torch.testing.assert_close(G(z), by_hand)
+    plain = infogan.InfoGANGenerator(codes.dim, 4)  # late=0: the DCGAN generator, every code at the input
+    assert plain.project[0].in_features == codes.dim and plain(z).shape == (6, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"\[batch, 9\]"):
+        G(torch.zeros(6, 7))
+    with pytest.raises(ValueError, match="late"):
+        infogan.InfoGANGenerator(codes.dim, 4, late=codes.dim)
+
+
+def test_random_shift_moves_each_image_by_a_whole_number_of_pixels_and_keeps_gradients():
+    x = torch.full((50, 2, 9, 9), -1.0)
+    x[:, :, 4, 4] = torch.tensor([1.0, 0.5])  # one bright pixel in the centre of both channels
+    x.requires_grad_(True)
+    torch.manual_seed(0)
+    y = infogan.random_shift(x, 2)
+    assert y.shape == x.shape and y.is_contiguous()
+    for image in y.detach():
+        rows, cols = torch.nonzero(image[0] > 0, as_tuple=True)
+        assert len(rows) == 1 and abs(int(rows) - 4) <= 2 and abs(int(cols) - 4) <= 2
+        assert image[1, rows, cols] == 0.5 and (image < 0).sum() == 2 * 81 - 2  # moved together, filled with -1
+    offsets = {tuple((torch.nonzero(image[0] > 0)[0] - 4).tolist()) for image in y.detach()}
+    assert len(offsets) > 5  # each image its own shift
+    y.sum().backward()
+    assert set(x.grad.unique().tolist()) <= {0.0, 1.0}  # each output pixel is one input pixel, copied
+    assert (x.grad[:, :, 4, 4] == 1).all()  # the centre is never moved out of the image
+    assert infogan.random_shift(x, 0) is x
+    torch.manual_seed(0)
+    torch.testing.assert_close(infogan.random_shift(x, 2), y)  # the global generator decides: seeded, repeatable
+    with pytest.raises(ValueError, match="images must be"):
+        infogan.random_shift(torch.zeros(3, 28, 28), 2)
+    with pytest.raises(ValueError, match="shift"):
+        infogan.random_shift(x, -1)
+
+
+def test_the_discriminator_shifts_only_while_training():
+    torch.manual_seed(0)
+    D = infogan.InfoGANDiscriminator(4, 3, 1, hidden=8, shift=2)
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    D.eval()
+    torch.testing.assert_close(D(x), D.base(x))
+    D.train()
+    torch.manual_seed(1)
+    shifted = D.base(infogan.random_shift(x, 2))
+    torch.manual_seed(1)
+    torch.testing.assert_close(D(x), shifted)
+
+
 class _Painter(torch.nn.Module):
     """A generator that paints c_1's one-hot and a weight times the noise into the first pixels."""
 
