@@ -39,9 +39,9 @@ from .checks import check_choice, check_int, check_positive, check_seed, check_t
 from .objectives import Objective
 from .runtime import get_device, seed_everything
 
-__all__ = ["LatentCodes", "InfoGANGenerator", "InfoGANDiscriminator", "random_shift", "InfoGANObjective", "mutual_information_bound",
-           "train_infogan", "code_accuracy", "noise_share", "within_share", "confusion_matrix", "matched_accuracy",
-           "correlation", "attribute_correlations", "ATTRIBUTES"]
+__all__ = ["LatentCodes", "InfoGANGenerator", "InfoGANDiscriminator", "random_shift", "InfoGANObjective",
+           "mutual_information_bound", "train_infogan", "code_accuracy", "noise_share", "within_share",
+           "confusion_matrix", "matched_accuracy", "correlation", "attribute_correlations", "ATTRIBUTES"]
 
 MAX_CODES = models.MAX_WIDTH  # the largest noise, category and continuous sizes (checked before allocation)
 MAX_SAMPLES = 10**6  # the most codes one call draws
@@ -332,10 +332,9 @@ def train_infogan(digits: dict[str, Tensor], *, steps: int = 1000, batch_size: i
     """Train InfoGAN on ``digits["train_x"]`` [n, 1, 28, 28] in [-1, 1] through the book's trainer and run
     cache: G = :class:`InfoGANGenerator` (``late_codes``: the continuous codes enter at its 7x7 features, else
     every code at its input), D and Q = :class:`InfoGANDiscriminator` (``shift``: the pixels by which they see
-    every image moved while training, 0: none), Adam
-    with betas (0.5, 0.999), lr_d for D and Q, lr_g for G, an EMA copy of G for sampling. Seeded: the same
-    arguments give the same run (on the CPU, bit for bit). ``fit_options`` go to ``GANTrainer.fit``
-    (snapshots). The defaults are the quick CPU profile.
+    every image moved while training, 0: none), Adam with betas (0.5, 0.999), lr_d for D and Q, lr_g for G, an
+    EMA copy of G for sampling. Seeded: the same arguments give the same run (on the CPU, bit for bit).
+    ``fit_options`` go to ``GANTrainer.fit`` (snapshots). The defaults are the quick CPU profile.
     """
     if not isinstance(digits, dict) or not isinstance(digits.get("train_x"), Tensor):
         raise TypeError("digits must be the dict of mnist.load_digits() (with a 'train_x' tensor)")
