@@ -199,9 +199,13 @@ def random_shift(images: Tensor, shift: int, fill: float = -1.0) -> Tensor:
     the translation of DiffAugment (Zhao et al. 2020). Differentiable in the images; the shifts come from torch's
     global generator (seeded by the trainer and saved in its checkpoints)."""
     check_int("shift", shift, minimum=0, maximum=MAX_CODES)
-    if not isinstance(images, Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be a tensor [n, channels, height, width], got "
-                         f"{tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}")
+    if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
+        got = (tuple(images.shape), images.dtype) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"images must be a floating-point tensor [n, channels, height, width], got {got}")
+    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill):
+        raise ValueError(f"fill must be a finite number (the background: -1 for the book's images), got {fill!r}")
+    if not torch.isfinite(images).all():
+        raise ValueError("images contain NaN or inf values: a diverged generator? (see the run's history)")
     if not shift:
         return images
     n, channels, height, width = images.shape

@@ -131,6 +131,12 @@ def test_random_shift_moves_each_image_by_a_whole_number_of_pixels_and_keeps_gra
         infogan.random_shift(torch.zeros(3, 28, 28), 2)
     with pytest.raises(ValueError, match="shift"):
         infogan.random_shift(x, -1)
+    with pytest.raises(ValueError, match="NaN"):
+        infogan.random_shift(torch.full((2, 1, 4, 4), float("nan")), 1)
+    with pytest.raises(ValueError, match="fill"):
+        infogan.random_shift(x, 1, fill=float("inf"))
+    with pytest.raises(ValueError, match="floating-point"):
+        infogan.random_shift(torch.zeros(2, 1, 4, 4, dtype=torch.int64), 1)
 
 
 def test_the_discriminator_shifts_only_while_training():

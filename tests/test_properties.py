@@ -403,7 +403,9 @@ def specs():
         "gan_lessons.discrete:total_variation": args(maybe(A(None)), maybe(A(None))),
         # infogan
         "gan_lessons.infogan:LatentCodes": args(I(), I(), I()),
-        "gan_lessons.infogan:InfoGANDiscriminator": args(P(), P(0, 3), P(0, 2), P()),
+        "gan_lessons.infogan:InfoGANGenerator": args(P(), P(), P(0, 3)),
+        "gan_lessons.infogan:random_shift": args(T(None, None, None, None), P(0, 3), F),
+        "gan_lessons.infogan:InfoGANDiscriminator": args(P(), P(0, 3), P(0, 2), P(), P(0, 3)),
         "gan_lessons.infogan:InfoGANObjective": args(
             st.one_of(st.builds(lambda: __import__("gan_lessons.infogan").infogan.LatentCodes(2, 3, 1)), JUNK),
             maybe(F), maybe(F)),
