@@ -75,8 +75,15 @@ def test_figures_draw_from_tiny_runs(tmp_path, monkeypatch):
 def test_background_infogans_fill_the_run_cache_that_the_chapter_then_loads(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_LESSONS_CACHE", str(tmp_path))
     monkeypatch.setenv("GAN_LESSONS_STEP_SCALE", "0.01")  # 15 steps
-    processes = encoders.start_infogans("quick", seed=3)
-    assert len(processes) == len(encoders.LAYOUTS) and encoders.wait_for(processes) == [0, 0]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        processes = encoders.start_infogans("quick", seed=3)
+        assert torch.get_num_threads() == 1  # this process leaves the cores to its two children while they train
+        assert len(processes) == len(encoders.LAYOUTS) and encoders.wait_for(processes) == [0, 0]
+        assert torch.get_num_threads() == 2  # and takes its thread count back
+    finally:
+        torch.set_num_threads(before)
     trained = []
     monkeypatch.setattr(infogan.train.GANTrainer, "fit", lambda self, **kw: trained.append(self))
     for layout in encoders.LAYOUTS:  # the notebook's own calls: loaded from the cache, not trained again

@@ -194,6 +194,13 @@ def train_infogan_run(profile: str, seed: int = 0, layout: str = "late", progres
     return infogan.train_infogan(load_digits(), seed=seed, progress=progress, **info_options(profile, layout))
 
 
+class _Background(list):
+    """The processes of :func:`start_infogans` (a list of ``subprocess.Popen``) and ``threads``, this process's torch
+    thread count before they started (:func:`wait_for` restores it)."""
+
+    threads: int | None = None
+
+
 def start_infogans(profile: str, seed: int = 0, layouts: tuple[str, ...] = LAYOUTS) -> list[subprocess.Popen]:
     """Start training the chapter's InfoGANs (:func:`train_infogan_run`, one per layout) in background processes of
     one torch thread each, so that they train while the chapter's other models do, and return the processes.
@@ -203,14 +210,18 @@ def start_infogans(profile: str, seed: int = 0, layouts: tuple[str, ...] = LAYOU
     threads train these runs bit for bit alike, so the page shows what training in place shows; where a CPU's
     kernels round differently per thread count, it shows the one-thread run. Nothing starts when the run cache is
     off (``GAN_LESSONS_CACHE=off``): the call then trains in place. A process that fails leaves no file behind,
-    and the later call trains the run itself. :func:`wait_for` waits for them."""
+    and the later call trains the run itself.
+
+    While they run, this process uses one torch thread for everything, its training and its drawing: with two
+    processes of one thread each beside it, a second thread of its own would only wait for a core. :func:`wait_for`
+    waits for them and gives this process its thread count back."""
     for layout in layouts:
         info_options(profile, layout)  # checks the profile and the layout here, not in the children
     seed = check_seed("seed", seed)
     if runcache.cache_root() is None:
         return []
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GAN_LESSONS_PROGRESS": "0"}
-    started = []
+    started = _Background()
     for layout in layouts:
         code = (f"from gan_lessons.experiments import encoders; "
                 f"encoders.train_infogan_run({profile!r}, {seed}, {layout!r})")
@@ -219,12 +230,21 @@ def start_infogans(profile: str, seed: int = 0, layouts: tuple[str, ...] = LAYOU
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         except OSError:  # no second process here (a sandbox): the later call trains in place
             break
+    if started:
+        started.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
     return started
 
 
 def wait_for(processes: list[subprocess.Popen]) -> list[int]:
-    """Wait for the processes of :func:`start_infogans` to finish; their exit codes (0: the run is cached)."""
-    return [p.wait() for p in processes]
+    """Wait for the processes of :func:`start_infogans` to finish and give this process back the torch thread count
+    it had before they started; their exit codes (0: the run is cached)."""
+    try:
+        return [p.wait() for p in processes]
+    finally:
+        threads = getattr(processes, "threads", None)
+        if threads:
+            torch.set_num_threads(threads)
 
 
 def draw_code(fig, code: str, trainer, seed: int = 0) -> None:
