@@ -1,15 +1,18 @@
-"""Experiment: the DCGAN chapter's recipe over seeds at the quick budget: G's learning rate, or the precision.
+"""Experiment: the DCGAN chapter's recipe over seeds at the quick budget: G's or D's learning rate, R1, precision.
 
     python benchmarks/dcgan_recipe.py [--seeds 2] [--steps 1500]                 # lr_G: the chapter's vs the paper's
     python benchmarks/dcgan_recipe.py --compare lr_d --fresh [--seeds 2]          # lr_D: 2e-4 vs 5e-4
+    python benchmarks/dcgan_recipe.py --compare r1 --fresh [--seeds 2]            # R1 on D: the chapter's vs none
     python benchmarks/dcgan_recipe.py --compare precision --fresh [--seeds 2]     # fp32 vs bf16 + channels_last
 
 The chapter (``gan_lessons.experiments.dcgan``, quick profile) keeps Radford et al.'s Adam(2e-4, beta1 = 0.5) for the
-discriminator but gives the generator a larger rate, and trains in the precision ``runtime.image_precision`` picks
+discriminator but gives the generator a larger rate, adds the R1 penalty to D's loss (Mescheder et al. 2018, the
+budget's ``r1_weight``), and trains in the precision ``runtime.image_precision`` picks
 for the machine (bf16 autocast + channels_last where the CPU has native bf16, fp32 elsewhere). This script trains
 the chapter's DCGAN both ways of one comparison, for every seed, through the chapter's own ``train_run`` (same data,
 models, EMA and budget; only the compared setting differs; the runs alternate between settings), judges 1,000 digits
-of each run with the book's classifier, and writes ``benchmarks/dcgan_recipe.md`` (``dcgan_precision.md``) plus one
+of each run with the book's classifier, and writes ``benchmarks/dcgan_recipe.md`` (``dcgan_lr_d.md``,
+``dcgan_r1.md``, ``dcgan_precision.md``) plus one
 JSON line with each setting's mean recognised fraction, class entropy and training seconds, and the seed-to-seed
 spread within a setting (is the difference between settings inside seed noise?). ``--fresh`` trains every run
 (a temporary run cache) so the seconds are training times. It is an experiment summary, not a ratio benchmark, so
@@ -43,6 +46,7 @@ COMPARISONS = {
            {"chapter": ({}, {}), "paper": ({}, {"lr_g": PAPER_LR_G})}),
     "lr_d": ("the discriminator's learning rate",
              {"chapter": ({}, {}), "faster_d": ({}, {"lr_d": FASTER_LR_D})}),
+    "r1": ("the R1 penalty on the discriminator", {"chapter": ({}, {}), "no_r1": ({}, {"r1_weight": 0.0})}),
     "precision": ("fp32 against bf16 autocast with channels_last",
                   {"fp32": ({"GAN_LESSONS_PRECISION": "fp32"}, {}), "bf16": ({"GAN_LESSONS_PRECISION": "bf16"}, {})}),
 }
@@ -56,12 +60,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=None, help="generator steps (default: the quick budget)")
     parser.add_argument("--fresh", action="store_true", help="train every run (a temporary run cache)")
     parser.add_argument("--output", type=Path, default=None,
-                        help="the table (default benchmarks/dcgan_recipe.md, or dcgan_precision.md)")
+                        help="the table (default benchmarks/dcgan_<compared setting>.md, lr: dcgan_recipe.md)")
     args = parser.parse_args(argv)
     if args.seeds < 1 or (args.steps is not None and args.steps < 10):
         parser.error("--seeds must be >= 1 and --steps >= 10")
-    output = args.output or Path(__file__).with_name({"lr": "dcgan_recipe.md", "lr_d": "dcgan_lr_d.md"}.get(
-        args.compare, "dcgan_precision.md"))
+    tables = {"lr": "dcgan_recipe.md", "lr_d": "dcgan_lr_d.md", "r1": "dcgan_r1.md", "precision": "dcgan_precision.md"}
+    output = args.output or Path(__file__).with_name(tables[args.compare])
     b = dcgan.budget("quick", args.steps)
     digits = dcgan.load_digits()
     title, settings = COMPARISONS[args.compare]
@@ -88,14 +92,15 @@ def _run(name: str, env: dict, options: dict, seed: int, b, digits) -> dict:
     os.environ.update(env)
     try:
         start = time.perf_counter()
+        options = {"r1_weight": b["r1_weight"], **options}  # the chapter's own call, then the arm's change
         run = dcgan.train_run("dcgan", digits, "quick", seed, steps=b["steps"], progress=False, **options)
         seconds = time.perf_counter() - start
         scores = dcgan.judge(dcgan.generate(run, b["n_eval"]))
     finally:
         for k, v in before.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    return {"setting": name, "lr_g": run.config.lr_g, "lr_d": run.config.lr_d, "precision": run.config.precision,
-            "seed": seed, "seconds": round(seconds, 1), **scores}
+    return {"setting": name, "lr_g": run.config.lr_g, "lr_d": run.config.lr_d, "r1_weight": run.objective.r1_weight,
+            "precision": run.config.precision, "seed": seed, "seconds": round(seconds, 1), **scores}
 
 
 def _spread(values) -> float:
@@ -118,10 +123,12 @@ def _markdown(rows: list[dict], b, title: str, args, machine: dict) -> str:
         + (" (every run trained: a fresh run cache)." if args.fresh else
            ", or loading the finished run from the run cache (about 1 s) when the chapter already trained it."),
         "",
-        "| setting | lr_G | lr_D | precision | seed | recognised fraction | class entropy (nats) | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| setting | lr_G | lr_D | R1 gamma | precision | seed | recognised fraction | class entropy (nats) "
+        "| seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['setting']} | {r['lr_g']:g} | {r['lr_d']:g} | {r['precision']} | {r['seed']} | "
+    lines += [f"| {r['setting']} | {r['lr_g']:g} | {r['lr_d']:g} | {r['r1_weight']:g} | {r['precision']} | "
+              f"{r['seed']} | "
               f"{r['recognised_fraction']:.3f} | {r['class_entropy']:.3f} | {r['seconds']:.0f} |" for r in rows]
     return "\n".join(lines) + "\n"
 

@@ -1,8 +1,8 @@
 """GAN losses, one pure function per (variant, role). All take raw discriminator outputs (logits).
 
 Book: chapter "The minimax game" (minimax and non-saturating), "WGAN and WGAN-GP" (Wasserstein and the
-gradient penalty), "Hinge loss and spectral normalisation" (hinge). Each docstring states the formula the
-function computes, and ``tests/test_losses.py`` checks it against hand-computed values.
+gradient penalty), "DCGAN" (the R1 penalty), "Hinge loss and spectral normalisation" (hinge). Each docstring
+states the formula the function computes, and ``tests/test_losses.py`` checks it against hand-computed values.
 
 Shapes: ``real_logits`` / ``fake_logits`` are ``[batch]`` or ``[batch, 1]`` (any shape works: the mean is
 taken over every element), any real number. ``D(x) = sigmoid(logit)`` for the JS-type losses.
@@ -23,6 +23,7 @@ __all__ = [
     "wasserstein_generator_loss",
     "wasserstein_gradient_penalty",
     "interpolate_gradient_norms",
+    "r1_penalty",
     "hinge_discriminator_loss",
     "hinge_generator_loss",
     "hinge_active",
@@ -123,6 +124,26 @@ def interpolate_gradient_norms(critic: Callable[[Tensor], Tensor], real: Tensor,
     x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=create_graph)
     return grad.flatten(len(lead)).norm(2, dim=len(lead))  # [batch] or [batch, members]
+
+
+def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
+    """R1 penalty  R1 = E[||grad_x D(x)||_2^2]  at the real data (Mescheder et al. 2018, eq. 9).
+
+    ``real`` is the real batch [batch, ...] with ``requires_grad`` set, and ``real_logits`` are D's outputs for it
+    (from the same forward pass: no second pass through D); the squared norm is per sample over all input
+    dimensions. The graph is kept, so the penalty trains D. Multiply by gamma / 2 yourself.
+    """
+    _check_logits("real_logits", real_logits)
+    if not isinstance(real, Tensor) or not real.is_floating_point() or real.dim() < 2:
+        got = (tuple(real.shape), real.dtype) if isinstance(real, Tensor) else type(real).__name__
+        raise TypeError(f"real must be a float tensor [batch, ...] of real samples, got {got}")
+    if not real.requires_grad:
+        raise ValueError("real must require grad, with real_logits computed from it: "
+                         "real = real.detach().requires_grad_(True); real_logits = D(real)")
+    if real_logits.grad_fn is None:
+        raise ValueError("real_logits carry no graph back to real: compute them as D(real) with grad enabled")
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
 
 
 def hinge_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from . import losses, spectral
-from .checks import check_int, check_positive
+from .checks import check_int, check_positive, check_real
 
 __all__ = [
     "Objective",
@@ -66,18 +66,29 @@ class Objective:
 
 @dataclass
 class JSObjective(Objective):
-    """The original GAN: L_D = -E[log D(x)] - E[log(1 - D(G(z)))]; G saturating or non-saturating."""
+    """The original GAN: L_D = -E[log D(x)] - E[log(1 - D(G(z)))]; G saturating or non-saturating.
+
+    ``r1_weight`` = gamma > 0 adds the R1 penalty gamma / 2 * E[||grad_x D(x)||^2] at the real batch to L_D
+    (Mescheder et al. 2018; :func:`gan_lessons.losses.r1_penalty`): D is pushed to be flat on the data.
+    """
 
     saturating: bool = False  # True: L_G = E[log(1 - D(G(z)))];  False: L_G = -E[log D(G(z))]
     real_label: float = 1.0  # one-sided label smoothing: 0.9 in Salimans et al. 2016
+    r1_weight: float = 0.0  # gamma of the R1 penalty on real data; 0 = none
 
     def __post_init__(self) -> None:
         if not (isinstance(self.real_label, (int, float)) and 0 < self.real_label <= 1):
             raise ValueError(f"real_label must be in (0, 1], got {self.real_label!r} (0.9 is the usual smoothing)")
+        check_real("r1_weight", self.r1_weight, 0.0)  # gamma >= 0 (10 in Mescheder et al., 1 for the DCGAN here)
 
     def discriminator_loss(self, D, real, fake, rng):
+        if self.r1_weight:
+            real = real.detach().requires_grad_(True)  # R1 differentiates D(real) with respect to real
         real_out, fake_out = D(real), D(fake)
-        return losses.minimax_discriminator_loss(real_out, fake_out, self.real_label), real_out, fake_out
+        loss = losses.minimax_discriminator_loss(real_out, fake_out, self.real_label)
+        if self.r1_weight:
+            loss = loss + self.r1_weight / 2 * losses.r1_penalty(real_out, real)
+        return loss, real_out, fake_out
 
     def generator_loss(self, D, fake, real):
         out = D(fake)

@@ -172,6 +172,11 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     lr_d = recipe.main(["--compare", "lr_d", "--seeds", "1", "--steps", "10", "--output", str(tmp_path / "d.md")])
     assert [(r["setting"], r["lr_d"]) for r in lr_d["runs"]] == [("chapter", 2e-4), ("faster_d", recipe.FASTER_LR_D)]
     assert (tmp_path / "d.md").read_text().count("| faster_d |") == 1
+    gamma = recipe.dcgan.budget("quick")["r1_weight"]
+    assert gamma > 0 and {r["r1_weight"] for r in result["runs"] + lr_d["runs"]} == {gamma}  # the chapter's R1
+    r1 = recipe.main(["--compare", "r1", "--seeds", "1", "--steps", "10", "--output", str(tmp_path / "r1.md")])
+    assert [(r["setting"], r["r1_weight"]) for r in r1["runs"]] == [("chapter", gamma), ("no_r1", 0.0)]
+    assert (tmp_path / "r1.md").read_text().count("| no_r1 |") == 1
 
 
 def test_infogan_layout_trains_every_arm_per_seed_and_writes_its_table(tmp_path, monkeypatch):

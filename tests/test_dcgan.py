@@ -164,6 +164,38 @@ def test_every_variant_is_a_valid_config():
     assert smoothing.real_label == 0.9  # the objective's own setting: one home
 
 
+def test_r1_weight_adds_gamma_half_r1_to_the_discriminators_loss_only():
+    w = torch.tensor([0.5, -2.0, 1.0])
+    D = lambda x: x @ w + x[:, 0] ** 2  # noqa: E731 - grad_x D = w + (2 x_0, 0, 0)
+    real, fake = torch.tensor([[1.0, 0.0, 3.0], [-0.25, 2.0, 1.0]]), torch.randn(2, 3)
+    plain, with_r1 = objectives.make_objective("ns"), objectives.make_objective("ns", r1_weight=2.0)
+    base, real_out, _ = plain.discriminator_loss(D, real, fake, None)
+    penalised, real_out_r1, _ = with_r1.discriminator_loss(D, real, fake, None)
+    assert (penalised - base).item() == pytest.approx(2.0 / 2 * (11.25 + 5.0) / 2)  # gamma / 2 * R1 by hand
+    torch.testing.assert_close(real_out_r1.detach(), real_out)
+    assert not real.requires_grad  # the caller's batch is untouched
+    assert with_r1.generator_loss(D, fake, real).item() == plain.generator_loss(D, fake, real).item()
+    for bad in (-1.0, float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match="r1_weight"):
+            objectives.make_objective("ns", r1_weight=bad)
+
+
+def test_the_chapters_dcgan_trains_with_the_budgets_r1_weight(monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
+    digits = {"train_x": torch.rand(16, 1, 28, 28) * 2 - 1, "train_y": torch.arange(16) % 10}
+    gamma = dcgan.budget("quick")["r1_weight"]
+    assert gamma > 0 and dcgan.budget("full")["r1_weight"] > 0
+    t = dcgan.train_run("dcgan", digits, "quick", steps=2, progress=False, batch_size=4, r1_weight=gamma)
+    assert t.objective.r1_weight == gamma and not t.objective.saturating and t.step == 2
+    smoothed = dcgan.train_run("dcgan", digits, "quick", variant="label smoothing", steps=2, progress=False,
+                               batch_size=4, r1_weight=gamma)
+    assert (smoothed.objective.real_label, smoothed.objective.r1_weight) == (0.9, gamma)  # the variant is kept
+    paper = dcgan.train_run("dcgan", digits, "quick", steps=2, progress=False, batch_size=4)
+    assert paper.objective.r1_weight == 0  # the default: the paper's discriminator
+    with pytest.raises(ValueError, match="r1_weight"):
+        dcgan.train_run("dcgan", digits, "quick", steps=2, progress=False, batch_size=4, r1_weight=-1.0)
+
+
 @pytest.mark.parametrize("asked", ["fp32", "bf16", None])
 def test_the_runs_train_in_the_precision_the_policy_picks(monkeypatch, asked):
     if asked:

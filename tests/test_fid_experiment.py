@@ -88,7 +88,8 @@ def test_the_leaderboard_loads_the_runs_its_chapters_trained(tmp_path, monkeypat
     b = dcgan.budget("quick")
     pages = {  # the calls of the chapters' notebooks, verbatim
         "mlp-ns": dcgan.train_run("mlp", digits, "quick", seed=0, steps=b["mlp_steps"]),
-        "ns": dcgan.train_run("dcgan", digits, "quick", seed=0, steps=b["steps"], checkpoints=True),
+        "ns": dcgan.train_run("dcgan", digits, "quick", seed=0, steps=b["steps"], r1_weight=b["r1_weight"],
+                              checkpoints=True),
         "wgan-gp": wgan_gp.train_mnist("quick", seed=0),
         "hinge-sn": hinge_sn.train_mnist_variant("hinge-sn", digits["train_x"], "quick", seed=0),
     }
@@ -112,7 +113,8 @@ def test_the_chapters_pages_still_make_the_calls_the_leaderboard_repeats():
     with it, or chapter 8 would train a second copy of the run (the cache key is the call)."""
     calls = {
         "05_dcgan": ['chapter.train_run("mlp",digits,profile,seed=seed,steps=budget["mlp_steps"])',
-                     'chapter.train_run("dcgan",digits,profile,seed=seed,steps=budget["steps"],checkpoints=True)'],
+                     'chapter.train_run("dcgan",digits,profile,seed=seed,steps=budget["steps"],'
+                     'r1_weight=budget["r1_weight"],checkpoints=True,)'],
         "06_wgan": ["chapter.train_mnist(profile,seed=seed)"],
         "07_hinge_sn": ["chapter.train_mnist_variant(v,mnist_x,profile,seed=seed)"],
     }

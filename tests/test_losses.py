@@ -102,3 +102,26 @@ def test_shape_batch_or_batch_by_one_gives_the_same(fn):
 def test_label_smoothing_out_of_range_is_rejected():
     with pytest.raises(ValueError, match="real_label"):
         losses.minimax_discriminator_loss(torch.zeros(2), torch.zeros(2), real_label=1.5)
+
+
+def test_r1_penalty_by_hand_and_its_graph():
+    """D(x) = w . x + x_0^2: grad_x D = w + (2 x_0, 0, ...), so R1 = mean over the batch of ||w + (2 x_0, 0)||^2."""
+    w = torch.tensor([0.5, -2.0, 1.0], requires_grad=True)
+    real = torch.tensor([[1.0, 0.0, 3.0], [-0.25, 2.0, 1.0]], requires_grad=True)
+    penalty = losses.r1_penalty(real @ w + real[:, 0] ** 2, real)
+    by_hand = ((0.5 + 2) ** 2 + 4 + 1 + (0.5 - 0.5) ** 2 + 4 + 1) / 2
+    assert penalty.item() == pytest.approx(by_hand)
+    penalty.backward()  # the graph is kept: the penalty trains D's weights
+    assert w.grad is not None and w.grad.tolist() == pytest.approx([2.5 + 0.0, -4.0, 2.0])
+
+
+def test_r1_penalty_rejects_a_batch_without_a_graph():
+    real = torch.randn(4, 2)
+    with pytest.raises(ValueError, match="requires_grad_"):
+        losses.r1_penalty(real.sum(1), real)  # real does not require grad
+    with pytest.raises(ValueError, match="no graph"):
+        losses.r1_penalty(torch.zeros(4), real.requires_grad_(True))  # logits not computed from real
+    with pytest.raises(TypeError, match="float tensor"):
+        losses.r1_penalty(torch.zeros(4), torch.zeros(4, 2, dtype=torch.int64))
+    with pytest.raises(TypeError, match="raw discriminator outputs"):
+        losses.r1_penalty([0.0], real)

@@ -364,6 +364,7 @@ def specs():
             "hinge_generator_loss")},
         "gan_lessons.losses:wasserstein_gradient_penalty": args(CALLABLE, T(None, 2), T(None, 2),
                                                                 maybe(st.one_of(st.none(), T(None))), GEN, BOOL),
+        "gan_lessons.losses:r1_penalty": args(T(None), T(None, 2)),
         "gan_lessons.losses:interpolate_gradient_norms": args(CALLABLE, T(None, 2), T(None, 2),
                                                               maybe(st.one_of(st.none(), T(None))), GEN, BOOL),
         # metrics
@@ -481,12 +482,13 @@ def specs():
         "gan_lessons.models:without_batchnorm": args(MODULE),
         # objectives
         "gan_lessons.objectives:Objective": NONE,
-        "gan_lessons.objectives:JSObjective": args(maybe(BOOL), maybe(F)),
+        "gan_lessons.objectives:JSObjective": args(maybe(BOOL), maybe(F), maybe(F)),
         "gan_lessons.objectives:WassersteinObjective": args(maybe(F), maybe(BOOL)),
         "gan_lessons.objectives:HingeObjective": NONE,
-        "gan_lessons.objectives:FeatureMatchingObjective": args(maybe(BOOL), maybe(F)),
+        "gan_lessons.objectives:FeatureMatchingObjective": args(maybe(BOOL), maybe(F), maybe(F)),
         "gan_lessons.objectives:UnrolledObjective": args(JUNK, maybe(I()), maybe(F)),
-        "gan_lessons.objectives:OrthogonalRegularisedObjective": args(maybe(BOOL), maybe(F), MODULE, maybe(F)),
+        "gan_lessons.objectives:OrthogonalRegularisedObjective": args(maybe(BOOL), maybe(F), maybe(F), MODULE,
+                                                                       maybe(F)),
         "gan_lessons.objectives:feature_matching_loss": args(T(None, 3), T(None, 3)),
         "gan_lessons.objectives:make_objective": args(maybe(S("ns", "wgan-gp", "hinge")), gp_weight=maybe(F)),
         # plots: image_grid returns an array; the rest draw on a figure

@@ -155,7 +155,8 @@ def train_models(digits: dict[str, Tensor], profile: str, seed: int = 0, names=M
     train_x, mlp_steps = digits["train_x"], steps or dcgan.budget(profile)["mlp_steps"]
     runs = {  # each exactly as its chapter's page calls it, so that the run cache holds it already
         "mlp-ns": lambda: dcgan.train_run("mlp", digits, profile, seed, steps=mlp_steps, progress=False),
-        "ns": lambda: dcgan.train_run("dcgan", digits, profile, seed, steps=steps, checkpoints=True,
+        "ns": lambda: dcgan.train_run("dcgan", digits, profile, seed, steps=steps,
+                                      r1_weight=dcgan.budget(profile)["r1_weight"], checkpoints=True,
                                       progress=False),
         "wgan-gp": lambda: wgan_gp.train_mnist(profile, seed, steps=steps),
         "hinge-sn": lambda: hinge_sn.train_mnist_variant("hinge-sn", train_x, profile, seed, steps=steps),
