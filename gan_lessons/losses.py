@@ -142,7 +142,10 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
                          "real = real.detach().requires_grad_(True); real_logits = D(real)")
     if real_logits.grad_fn is None:
         raise ValueError("real_logits carry no graph back to real: compute them as D(real) with grad enabled")
-    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True, allow_unused=True)
+    if grad is None:
+        raise ValueError("real_logits carry a graph, but not back to this real batch: compute them as D(real) "
+                         "from the same tensor you pass as real")
     return grad.flatten(1).pow(2).sum(1).mean()
 
 

@@ -121,6 +121,9 @@ def test_r1_penalty_rejects_a_batch_without_a_graph():
         losses.r1_penalty(real.sum(1), real)  # real does not require grad
     with pytest.raises(ValueError, match="no graph"):
         losses.r1_penalty(torch.zeros(4), real.requires_grad_(True))  # logits not computed from real
+    other = torch.randn(4, 2, requires_grad=True)
+    with pytest.raises(ValueError, match="not back to this real batch"):
+        losses.r1_penalty(other.sum(1), real)  # logits computed from another tensor
     with pytest.raises(TypeError, match="float tensor"):
         losses.r1_penalty(torch.zeros(4), torch.zeros(4, 2, dtype=torch.int64))
     with pytest.raises(TypeError, match="raw discriminator outputs"):
