@@ -4,6 +4,7 @@
     python benchmarks/dcgan_recipe.py --compare lr_d --fresh [--seeds 2]          # lr_D: 2e-4 vs 5e-4
     python benchmarks/dcgan_recipe.py --compare r1 --fresh [--seeds 2]            # R1 on D: the chapter's vs none
     python benchmarks/dcgan_recipe.py --compare precision --fresh [--seeds 2]     # fp32 vs bf16 + channels_last
+    python benchmarks/dcgan_recipe.py --compare r1_every --fresh [--seeds 2]      # R1 every D update vs lazy R1
 
 The chapter (``gan_lessons.experiments.dcgan``, quick profile) keeps Radford et al.'s Adam(2e-4, beta1 = 0.5) for the
 discriminator but gives the generator a larger rate, adds the R1 penalty to D's loss (Mescheder et al. 2018, the
@@ -12,7 +13,7 @@ for the machine (bf16 autocast + channels_last where the CPU has native bf16, fp
 the chapter's DCGAN both ways of one comparison, for every seed, through the chapter's own ``train_run`` (same data,
 models, EMA and budget; only the compared setting differs; the runs alternate between settings), judges 1,000 digits
 of each run with the book's classifier, and writes ``benchmarks/dcgan_recipe.md`` (``dcgan_lr_d.md``,
-``dcgan_r1.md``, ``dcgan_precision.md``) plus one
+``dcgan_r1.md``, ``dcgan_precision.md``, ``dcgan_lazy_r1.md``) plus one
 JSON line with each setting's mean recognised fraction, class entropy and training seconds, and the seed-to-seed
 spread within a setting (is the difference between settings inside seed noise?). ``--fresh`` trains every run
 (a temporary run cache) so the seconds are training times. It is an experiment summary, not a ratio benchmark, so
@@ -40,6 +41,7 @@ from run_all import describe_machine  # noqa: E402 - a sibling script
 
 PAPER_LR_G = 2e-4
 FASTER_LR_D = 5e-4  # what helped chapter 7's width-16 DCGANs at 1,500 steps
+LAZY_R1_EVERY = 4  # lazy R1's k in the r1_every comparison (StyleGAN2 uses 16 over far longer runs)
 # compared setting -> its two arms: name -> (environment, train_run options)
 COMPARISONS = {
     "lr": ("the generator's learning rate",
@@ -47,6 +49,8 @@ COMPARISONS = {
     "lr_d": ("the discriminator's learning rate",
              {"chapter": ({}, {}), "faster_d": ({}, {"lr_d": FASTER_LR_D})}),
     "r1": ("the R1 penalty on the discriminator", {"chapter": ({}, {}), "no_r1": ({}, {"r1_weight": 0.0})}),
+    "r1_every": ("R1 on every D update against lazy R1",
+                 {"every": ({}, {"r1_every": 1}), "lazy": ({}, {"r1_every": LAZY_R1_EVERY})}),
     "precision": ("fp32 against bf16 autocast with channels_last",
                   {"fp32": ({"GAN_LESSONS_PRECISION": "fp32"}, {}), "bf16": ({"GAN_LESSONS_PRECISION": "bf16"}, {})}),
 }
@@ -64,7 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.seeds < 1 or (args.steps is not None and args.steps < 10):
         parser.error("--seeds must be >= 1 and --steps >= 10")
-    tables = {"lr": "dcgan_recipe.md", "lr_d": "dcgan_lr_d.md", "r1": "dcgan_r1.md", "precision": "dcgan_precision.md"}
+    tables = {"lr": "dcgan_recipe.md", "lr_d": "dcgan_lr_d.md", "r1": "dcgan_r1.md", "precision": "dcgan_precision.md",
+              "r1_every": "dcgan_lazy_r1.md"}
     output = args.output or Path(__file__).with_name(tables[args.compare])
     b = dcgan.budget("quick", args.steps)
     digits = dcgan.load_digits()
@@ -100,6 +105,7 @@ def _run(name: str, env: dict, options: dict, seed: int, b, digits) -> dict:
         for k, v in before.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     return {"setting": name, "lr_g": run.config.lr_g, "lr_d": run.config.lr_d, "r1_weight": run.objective.r1_weight,
+            "r1_every": run.objective.r1_every,
             "precision": run.config.precision, "seed": seed, "seconds": round(seconds, 1), **scores}
 
 
@@ -123,11 +129,12 @@ def _markdown(rows: list[dict], b, title: str, args, machine: dict) -> str:
         + (" (every run trained: a fresh run cache)." if args.fresh else
            ", or loading the finished run from the run cache (about 1 s) when the chapter already trained it."),
         "",
-        "| setting | lr_G | lr_D | R1 gamma | precision | seed | recognised fraction | class entropy (nats) "
-        "| seconds |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| setting | lr_G | lr_D | R1 gamma | R1 every | precision | seed | recognised fraction "
+        "| class entropy (nats) | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['setting']} | {r['lr_g']:g} | {r['lr_d']:g} | {r['r1_weight']:g} | {r['precision']} | "
+    lines += [f"| {r['setting']} | {r['lr_g']:g} | {r['lr_d']:g} | {r['r1_weight']:g} | {r['r1_every']} | "
+              f"{r['precision']} | "
               f"{r['seed']} | "
               f"{r['recognised_fraction']:.3f} | {r['class_entropy']:.3f} | {r['seconds']:.0f} |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -15,6 +15,9 @@ has native bf16, fp32 elsewhere); the benchmark checks the pick against the meas
   rate *in the precision used* (1024 x 1024 ``torch.mm`` in fp32 or bf16, measured in the same run). Reported,
   with no target: 4x4 convolutions with 1-64 channels cannot run at dense-GEMM rates.
   ``fraction_of_gemm_peak`` is the same for today's fp32 step.
+* ``chapter_seconds_per_step``: the chapter's own step, which adds the R1 penalty to D's loss, with R1 on every D
+  update and lazy (the budget's ``r1_every``), in fp32 and in the policy's setting; ``chapter_speedup`` is fp32 with
+  R1 on every update (the chapter before lazy R1) over the policy's setting with lazy R1 (the chapter now).
 * ``ratio_vs_textbook``: today's fp32 steps per second over those of a textbook loop with the identical
   architecture and batch size: a ``DataLoader`` over the same tensors (shuffled), a ``Sigmoid`` at D's output and
   ``nn.BCELoss``. Target: >= 1.0.
@@ -36,7 +39,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from gan_lessons import data, models, runtime, train  # noqa: E402
+from gan_lessons import data, models, objectives, runtime, train  # noqa: E402
+from gan_lessons.experiments import dcgan  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fastest_alternating  # noqa: E402
@@ -58,13 +62,18 @@ def gemm_flops_per_second(n: int = 1024, repeats: int = 20, dtype: torch.dtype =
 
 
 def our_trainer(images: torch.Tensor, batch_size: int, width: int, precision: str = "fp32",
-                channels_last: bool = False) -> train.GANTrainer:
+                channels_last: bool = False, r1_every: int = 0) -> train.GANTrainer:
+    """The book's trainer on the DCGAN; ``r1_every`` > 0 adds the chapter's R1 penalty (its budget's gamma) on every
+    ``r1_every``-th D update (0: no penalty, the paper's discriminator)."""
     torch.manual_seed(0)
     G, D = models.DCGANGenerator(LATENT, width), models.DCGANDiscriminator(width)
     if channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     cfg = train.TrainConfig(steps=10**9, batch_size=batch_size, seed=0, precision=precision)
-    return train.GANTrainer(G, D, data.TensorSampler(images), cfg, latent_dim=LATENT, device="cpu")
+    gamma = dcgan.budget("quick")["r1_weight"] if r1_every else 0.0
+    objective = objectives.JSObjective(r1_weight=gamma, r1_every=max(r1_every, 1))
+    return train.GANTrainer(G, D, data.TensorSampler(images), cfg, latent_dim=LATENT, device="cpu",
+                            objective=objective)
 
 
 def flops_per_step(trainer: train.GANTrainer) -> int:
@@ -125,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     policy = runtime.image_precision(torch.device("cpu"))
     picked = next(k for k, v in SETTINGS.items() if v == (policy["precision"], policy["channels_last"]))
     trainers = {name: our_trainer(images, args.batch_size, args.width, *setting) for name, setting in SETTINGS.items()}
+    lazy = dcgan.budget("quick")["r1_every"]
+    r1_trainers = {f"{setting} {label}": our_trainer(images, args.batch_size, args.width, *SETTINGS[setting], every)
+                   for setting in dict.fromkeys(["fp32", picked]) for label, every in
+                   (("R1 every update", 1), (f"lazy R1 every {lazy}", lazy))}
+    trainers.update(r1_trainers)
     textbook = textbook_step(images, args.batch_size, args.width)
     for _ in range(3):
         for t in trainers.values():
@@ -135,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     loops = [lambda t=t: [t._one_step() for _ in range(chunk)] for t in trainers.values()]
     times = fastest_alternating(loops + [lambda: [textbook() for _ in range(chunk)]], args.rounds)
     seconds = {name: t / chunk for name, t in zip(trainers, times)}
+    chapter = {name: round(seconds.pop(name), 5) for name in r1_trainers}  # the chapter's step, R1 included
     textbook_seconds = times[-1] / chunk
     rate_dtype = torch.bfloat16 if policy["precision"] == "bf16" else torch.float32
     peak = max(gemm_flops_per_second(), gemm_flops_per_second())  # the load may change: the better estimate
@@ -148,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         "policy_fraction_of_matmul_rate": round(flops / seconds[picked] / policy_peak, 4),
         "fraction_of_gemm_peak": round(flops / base / peak, 4),
         "ratio_vs_textbook": round(textbook_seconds / base, 4),
+        "chapter_seconds_per_step": chapter,
+        "chapter_speedup": round(chapter["fp32 R1 every update"] / chapter[f"{picked} lazy R1 every {lazy}"], 4),
         "flops_per_step": flops, "seconds_per_step": {k: round(v, 5) for k, v in seconds.items()},
         "textbook_seconds_per_step": round(textbook_seconds, 5), "rounds": args.rounds,
         "gemm_gflops": {"fp32": round(peak / 1e9, 2), **({"bf16": round(policy_peak / 1e9, 2)}

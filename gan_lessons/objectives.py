@@ -70,25 +70,51 @@ class JSObjective(Objective):
 
     ``r1_weight`` = gamma > 0 adds the R1 penalty gamma / 2 * E[||grad_x D(x)||^2] at the real batch to L_D
     (Mescheder et al. 2018; :func:`gan_lessons.losses.r1_penalty`): D is pushed to be flat on the data.
+    ``r1_every`` = k > 1 makes it lazy (Karras et al. 2020, sec. 3.1): only every k-th call of
+    :meth:`discriminator_loss` (the trainer makes one per D update) pays the penalty, k times as strong, so it
+    costs its double backward pass once in k updates. The count is the objective's state (:meth:`state_dict`):
+    a resumed run penalises the same updates.
     """
 
     saturating: bool = False  # True: L_G = E[log(1 - D(G(z)))];  False: L_G = -E[log D(G(z))]
     real_label: float = 1.0  # one-sided label smoothing: 0.9 in Salimans et al. 2016
     r1_weight: float = 0.0  # gamma of the R1 penalty on real data; 0 = none
+    r1_every: int = 1  # k: the R1 penalty on every k-th D update only, times k (1 = every update)
+    d_updates: int = field(default=0, init=False, repr=False, compare=False)  # D losses computed so far
 
     def __post_init__(self) -> None:
         if not (isinstance(self.real_label, (int, float)) and 0 < self.real_label <= 1):
             raise ValueError(f"real_label must be in (0, 1], got {self.real_label!r} (0.9 is the usual smoothing)")
         check_real("r1_weight", self.r1_weight, 0.0)  # gamma >= 0 (10 in Mescheder et al., 1 for the DCGAN here)
+        check_int("r1_every", self.r1_every, minimum=1)  # k >= 1 (16 in StyleGAN2)
 
     def discriminator_loss(self, D, real, fake, rng):
-        if self.r1_weight:
+        penalise = bool(self.r1_weight) and self.d_updates % self.r1_every == 0  # lazy R1: every k-th update
+        self.d_updates += 1
+        if penalise:
             real = real.detach().requires_grad_(True)  # R1 differentiates D(real) with respect to real
         real_out, fake_out = D(real), D(fake)
         loss = losses.minimax_discriminator_loss(real_out, fake_out, self.real_label)
-        if self.r1_weight:
-            loss = loss + self.r1_weight / 2 * losses.r1_penalty(real_out, real)
+        if penalise:
+            loss = loss + self.r1_every * self.r1_weight / 2 * losses.r1_penalty(real_out, real)
         return loss, real_out, fake_out
+
+    def state_dict(self) -> dict:
+        """Lazy R1 (``r1_every`` > 1): the count of D updates, which decides the next penalised one."""
+        return {"d_updates": self.d_updates} if self.r1_every > 1 else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not state:  # nothing counted: no lazy R1, or a checkpoint written before it (count from 0)
+            return
+        count = state.get("d_updates")
+        if set(state) != {"d_updates"} or isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"{type(self).__name__}: the checkpoint's objective state {state!r} is not a count "
+                             "of D updates {'d_updates': n >= 0}: it was written with another objective")
+        if self.r1_every == 1:
+            raise ValueError(f"the checkpoint counts D updates for lazy R1, but this {type(self).__name__} has "
+                             "r1_every=1: give the trainer the objective settings that wrote it "
+                             "(e.g. objective=dataclasses.replace(run.objective))")
+        self.d_updates = count
 
     def generator_loss(self, D, fake, real):
         out = D(fake)
@@ -177,6 +203,9 @@ class UnrolledObjective(Objective):
         if not isinstance(self.base, Objective):
             raise TypeError(f"base must be an Objective (e.g. objectives.JSObjective()), got "
                             f"{type(self.base).__name__}")
+        if getattr(self.base, "r1_every", 1) > 1:  # the look-ahead calls the base's D loss `steps` extra times
+            raise ValueError("the unrolled look-ahead would count as D updates of a lazy R1 penalty: give the "
+                             "base objective r1_every=1")
         self.probabilities = self.base.probabilities
 
     def discriminator_loss(self, D, real, fake, rng):

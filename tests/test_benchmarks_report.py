@@ -177,6 +177,14 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     r1 = recipe.main(["--compare", "r1", "--seeds", "1", "--steps", "10", "--output", str(tmp_path / "r1.md")])
     assert [(r["setting"], r["r1_weight"]) for r in r1["runs"]] == [("chapter", gamma), ("no_r1", 0.0)]
     assert (tmp_path / "r1.md").read_text().count("| no_r1 |") == 1
+    k = recipe.dcgan.budget("quick")["r1_every"]
+    assert {r["r1_every"] for r in result["runs"] + r1["runs"][:1]} == {k}  # the chapter's lazy R1
+    lazy = recipe.main(["--compare", "r1_every", "--seeds", "1", "--steps", "10", "--output", str(tmp_path / "k.md")])
+    assert [(r["setting"], r["r1_weight"], r["r1_every"]) for r in lazy["runs"]] == [
+        ("every", gamma, 1), ("lazy", gamma, recipe.LAZY_R1_EVERY)]
+    row = lazy["runs"][1]
+    expected = f"| lazy | {row['lr_g']:g} | {row['lr_d']:g} | {gamma:g} | {recipe.LAZY_R1_EVERY} |"
+    assert expected in (tmp_path / "k.md").read_text()
 
 
 def test_infogan_layout_trains_every_arm_per_seed_and_writes_its_table(tmp_path, monkeypatch):
@@ -225,6 +233,9 @@ def test_dcgan_step_times_every_precision_setting_and_checks_the_policy(capsys, 
         assert out["fastest_setting"] in step.SETTINGS and out["flops_per_step"] > 0
         assert set(out["gemm_gflops"]) == ({"fp32"} if asked == "fp32" else {"fp32", "bf16"})
         assert out["target"]["policy_speedup"] in (1.8, 1.15)
+        k = step.dcgan.budget("quick")["r1_every"]
+        names = {f"{s} {label}" for s in ("fp32", picked) for label in ("R1 every update", f"lazy R1 every {k}")}
+        assert set(out["chapter_seconds_per_step"]) == names and out["chapter_speedup"] > 0
 
 
 def test_thread_policy_times_the_fit_with_and_without_the_policy_idle_and_busy():

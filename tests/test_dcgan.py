@@ -180,6 +180,54 @@ def test_r1_weight_adds_gamma_half_r1_to_the_discriminators_loss_only():
             objectives.make_objective("ns", r1_weight=bad)
 
 
+def test_lazy_r1_penalises_every_kth_d_update_k_times_as_strongly():
+    w = torch.tensor([0.5, -2.0, 1.0])
+    D = lambda x: x @ w + x[:, 0] ** 2  # noqa: E731 - the R1 of these two samples is (11.25 + 5) / 2 by hand
+    real, fake = torch.tensor([[1.0, 0.0, 3.0], [-0.25, 2.0, 1.0]]), torch.randn(2, 3)
+    plain = objectives.make_objective("ns").discriminator_loss(D, real, fake, None)[0].item()
+    lazy = objectives.make_objective("ns", r1_weight=2.0, r1_every=3)
+    added = [lazy.discriminator_loss(D, real, fake, None)[0].item() - plain for _ in range(7)]
+    r1_by_hand = 3 * 2.0 / 2 * (11.25 + 5.0) / 2  # k * gamma / 2 * R1
+    assert added == pytest.approx([r1_by_hand, 0, 0, r1_by_hand, 0, 0, r1_by_hand])  # updates 0, 3, 6
+    assert lazy.state_dict() == {"d_updates": 7} and lazy.d_updates == 7
+    assert objectives.make_objective("ns", r1_weight=2.0).state_dict() == {}  # every update: nothing to count
+    assert "d_updates" not in repr(lazy)  # the run cache's key is the settings, not the count
+    fresh = objectives.make_objective("ns", r1_weight=2.0, r1_every=3)
+    fresh.load_state_dict(lazy.state_dict())
+    assert fresh.d_updates == 7
+    fresh.load_state_dict({})  # a checkpoint written before lazy R1 counts from where it is
+    for bad in ({"d_updates": -1}, {"d_updates": 1.5}, {"d_updates": True}, {"m": 1}, {"d_updates": 1, "m": 1}):
+        with pytest.raises(ValueError, match="count of D updates"):
+            fresh.load_state_dict(bad)
+    with pytest.raises(ValueError, match="r1_every=1"):  # a lazy run's checkpoint into R1 on every update
+        objectives.make_objective("ns", r1_weight=2.0).load_state_dict(lazy.state_dict())
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="r1_every"):
+            objectives.make_objective("ns", r1_weight=1.0, r1_every=bad)
+    with pytest.raises(ValueError, match="r1_every=1"):
+        objectives.UnrolledObjective(base=lazy)
+
+
+def test_a_resumed_lazy_r1_run_penalises_the_same_updates(tmp_path):
+    def make():
+        runtime.seed_everything(0)
+        G, D = models.MLPGenerator(2, 2, 8, 1), models.MLPDiscriminator(2, 8, 1)
+        cfg = train.TrainConfig(steps=7, batch_size=8, seed=3)
+        return train.GANTrainer(G, D, data.ring().sample, cfg, latent_dim=2, device="cpu",
+                                objective=objectives.JSObjective(r1_weight=1.0, r1_every=3))
+
+    whole = make()
+    whole.fit(progress=False)
+    half = make()
+    half.fit(4, checkpoint_path=tmp_path / "ck.pt", progress=False)  # 4 updates: the next one is not penalised
+    resumed = make().load(tmp_path / "ck.pt")
+    assert resumed.objective.d_updates == 4
+    resumed.fit(progress=False)
+    assert resumed.objective.d_updates == whole.objective.d_updates == 7
+    for a, b in zip(whole.D.parameters(), resumed.D.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_the_chapters_dcgan_trains_with_the_budgets_r1_weight(monkeypatch):
     monkeypatch.setenv("GAN_LESSONS_CACHE", "off")
     digits = {"train_x": torch.rand(16, 1, 28, 28) * 2 - 1, "train_y": torch.arange(16) % 10}

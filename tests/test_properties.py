@@ -482,13 +482,13 @@ def specs():
         "gan_lessons.models:without_batchnorm": args(MODULE),
         # objectives
         "gan_lessons.objectives:Objective": NONE,
-        "gan_lessons.objectives:JSObjective": args(maybe(BOOL), maybe(F), maybe(F)),
+        "gan_lessons.objectives:JSObjective": args(maybe(BOOL), maybe(F), maybe(F), maybe(I())),
         "gan_lessons.objectives:WassersteinObjective": args(maybe(F), maybe(BOOL)),
         "gan_lessons.objectives:HingeObjective": NONE,
-        "gan_lessons.objectives:FeatureMatchingObjective": args(maybe(BOOL), maybe(F), maybe(F)),
+        "gan_lessons.objectives:FeatureMatchingObjective": args(maybe(BOOL), maybe(F), maybe(F), maybe(I())),
         "gan_lessons.objectives:UnrolledObjective": args(JUNK, maybe(I()), maybe(F)),
-        "gan_lessons.objectives:OrthogonalRegularisedObjective": args(maybe(BOOL), maybe(F), maybe(F), MODULE,
-                                                                       maybe(F)),
+        "gan_lessons.objectives:OrthogonalRegularisedObjective": args(maybe(BOOL), maybe(F), maybe(F), maybe(I()),
+                                                                       MODULE, maybe(F)),
         "gan_lessons.objectives:feature_matching_loss": args(T(None, 3), T(None, 3)),
         "gan_lessons.objectives:make_objective": args(maybe(S("ns", "wgan-gp", "hinge")), gp_weight=maybe(F)),
         # plots: image_grid returns an array; the rest draw on a figure
