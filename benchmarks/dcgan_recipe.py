@@ -1,4 +1,4 @@
-"""Experiment: the DCGAN chapter's recipe over seeds at the quick budget: G's or D's learning rate, R1, precision.
+"""Experiment: the DCGAN chapter's recipe over seeds at the quick budget: G's or D's rate, R1, lazy R1, precision.
 
     python benchmarks/dcgan_recipe.py [--seeds 2] [--steps 1500]                 # lr_G: the chapter's vs the paper's
     python benchmarks/dcgan_recipe.py --compare lr_d --fresh [--seeds 2]          # lr_D: 2e-4 vs 5e-4
@@ -8,7 +8,7 @@
 
 The chapter (``gan_lessons.experiments.dcgan``, quick profile) keeps Radford et al.'s Adam(2e-4, beta1 = 0.5) for the
 discriminator but gives the generator a larger rate, adds the R1 penalty to D's loss (Mescheder et al. 2018, the
-budget's ``r1_weight``), and trains in the precision ``runtime.image_precision`` picks
+budget's ``r1_weight``; lazy: on every ``r1_every``-th D update, Karras et al. 2020), and trains in the precision ``runtime.image_precision`` picks
 for the machine (bf16 autocast + channels_last where the CPU has native bf16, fp32 elsewhere). This script trains
 the chapter's DCGAN both ways of one comparison, for every seed, through the chapter's own ``train_run`` (same data,
 models, EMA and budget; only the compared setting differs; the runs alternate between settings), judges 1,000 digits
