@@ -203,7 +203,8 @@ class UnrolledObjective(Objective):
         if not isinstance(self.base, Objective):
             raise TypeError(f"base must be an Objective (e.g. objectives.JSObjective()), got "
                             f"{type(self.base).__name__}")
-        if getattr(self.base, "r1_every", 1) > 1:  # the look-ahead calls the base's D loss `steps` extra times
+        # the look-ahead calls the base's D loss `steps` extra times: they would count as D updates of a lazy R1
+        if getattr(self.base, "r1_weight", 0) and getattr(self.base, "r1_every", 1) > 1:
             raise ValueError("the unrolled look-ahead would count as D updates of a lazy R1 penalty: give the "
                              "base objective r1_every=1")
         self.probabilities = self.base.probabilities

@@ -206,6 +206,7 @@ def test_lazy_r1_penalises_every_kth_d_update_k_times_as_strongly():
             objectives.make_objective("ns", r1_weight=1.0, r1_every=bad)
     with pytest.raises(ValueError, match="r1_every=1"):
         objectives.UnrolledObjective(base=lazy)
+    objectives.UnrolledObjective(base=objectives.JSObjective(r1_every=3))  # no penalty: nothing to count
 
 
 def test_a_resumed_lazy_r1_run_penalises_the_same_updates(tmp_path):
