@@ -262,9 +262,10 @@ class ThreadPolicy:
 
     Use it as a context manager around the loop and call :meth:`check` once per step; the count torch had is
     restored on exit. Where psutil cannot read the load, larger networks keep torch's count. ``load`` (a
-    callable like :func:`cpu_load`) and ``cores`` are for tests. The count can change during a run: on the AMD
-    EPYC measured, 1 and 2 threads train the DCGAN to the same weights bit for bit, but a CPU whose kernels split
-    sums by thread may round differently; ``OMP_NUM_THREADS=1`` (as nbval runs) holds every run on one thread.
+    callable like :func:`cpu_load`) and ``cores`` are for tests. The count can change during a run, and with it
+    the numbers: the CPU's kernels split some sums by thread, so a run on a busy machine can print other numbers
+    than an idle run (``benchmarks/dcgan_threads.md``: chapter 5's DCGAN trained on 1 and on 2 threads draws
+    different digits). ``OMP_NUM_THREADS=1`` (as nbval runs) holds every run on one thread, whatever the load.
     """
 
     def __init__(self, small: bool, check_every: float = LOAD_CHECK_SECONDS, *, load=None,
@@ -355,7 +356,7 @@ def image_precision(device: torch.device) -> dict[str, Any]:
     Chosen by measurement (``benchmarks/dcgan_step.py``, side by side): a GPU, or a CPU with native bf16, trains
     in bf16 autocast with channels_last weights (faster than fp32 there); other CPUs keep plain fp32 and NCHW,
     where bf16 is emulated and slower. ``GAN_LESSONS_PRECISION=fp32`` (or ``bf16``) fixes
-    the choice on every machine, e.g. for numbers that match between a class's laptops.
+    the choice on every machine, e.g. to train in one precision on every laptop of a class.
     """
     if not isinstance(device, torch.device):
         raise TypeError(f"device must be a torch.device (runtime.get_device()), got {type(device).__name__}")

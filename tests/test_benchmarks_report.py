@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "benchmarks" / "run_all.py"
@@ -183,8 +184,16 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     assert [(r["setting"], r["r1_weight"], r["r1_every"]) for r in lazy["runs"]] == [
         ("every", gamma, 1), ("lazy", gamma, k)]
     row = lazy["runs"][1]
-    expected = f"| lazy | {row['lr_g']:g} | {row['lr_d']:g} | {gamma:g} | {k} |"
+    expected = f"| lazy | {row['lr_g']:g} | {row['lr_d']:g} | {gamma:g} | {k} | {row['precision']} | "
     assert expected in (tmp_path / "k.md").read_text()
+    threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    counts = recipe.main(["--compare", "threads", "--fresh", "--seeds", "1", "--steps", "10",
+                          "--output", str(tmp_path / "t.md")])
+    assert [(r["setting"], r["threads"]) for r in counts["runs"]] == [("one_thread", 1), ("all_threads", threads)]
+    assert torch.get_num_threads() == threads and os.environ.get("OMP_NUM_THREADS") == omp  # both undone
+    assert f"| {row['precision']} | 1 | 0 |" in (tmp_path / "t.md").read_text()  # precision, threads, seed
+    with pytest.raises(SystemExit):  # without --fresh the second arm would load the first one's run
+        recipe.main(["--compare", "threads", "--seeds", "1", "--steps", "10"])
 
 
 def test_infogan_layout_trains_every_arm_per_seed_and_writes_its_table(tmp_path, monkeypatch):
