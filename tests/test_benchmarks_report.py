@@ -187,8 +187,12 @@ def test_dcgan_recipe_trains_both_settings_and_writes_its_table(tmp_path, monkey
     expected = f"| lazy | {row['lr_g']:g} | {row['lr_d']:g} | {gamma:g} | {k} | {row['precision']} | "
     assert expected in (tmp_path / "k.md").read_text()
     threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    caches, train_run = [], recipe.dcgan.train_run
+    monkeypatch.setattr(recipe.dcgan, "train_run",
+                        lambda *a, **k: caches.append(os.environ["GAN_LESSONS_CACHE"]) or train_run(*a, **k))
     counts = recipe.main(["--compare", "threads", "--fresh", "--seeds", "1", "--steps", "10",
                           "--output", str(tmp_path / "t.md")])
+    assert len(set(caches)) == 2  # each arm trained in a run cache of its own, not loading the other's run
     assert [(r["setting"], r["threads"]) for r in counts["runs"]] == [("one_thread", 1), ("all_threads", threads)]
     assert torch.get_num_threads() == threads and os.environ.get("OMP_NUM_THREADS") == omp  # both undone
     assert f"| {row['precision']} | 1 | 0 |" in (tmp_path / "t.md").read_text()  # precision, threads, seed
