@@ -215,6 +215,11 @@ def test_thread_policy_follows_the_load_of_other_processes():
             assert torch.get_num_threads() == 1 and policy.check() == 1  # small: one thread, whatever the load
         with runtime.ThreadPolicy(False, load=lambda: None, cores=2) as policy:
             assert policy.check() == 2  # the load cannot be read: torch's count stays
+        torch.set_num_threads(1)  # OMP_NUM_THREADS=1, the documented way to hold a run's numbers whatever the load
+        idle = _FakeLoad(wall=3.0, others=0.0)
+        with runtime.ThreadPolicy(False, check_every=2.0, load=idle, cores=8) as policy:
+            assert [policy.check() for _ in range(3)] == [1, 1, 1] and torch.get_num_threads() == 1  # never more
+        torch.set_num_threads(2)
         with runtime.ThreadPolicy.of(models_pair()[0], device="meta") as policy:
             assert policy.check() == 2  # not a CPU: unchanged
     finally:
